@@ -1,0 +1,126 @@
+//! Reading and writing the labels of a leaf: configurations, uberblock
+//! rings and heartbeats.
+
+use std::sync::Arc;
+
+use crate::error::{PoolError, Result};
+use crate::label::{
+    label_offsets, LabelConfig, CONFIG_OFFSET, CONFIG_SIZE, HEARTBEAT_OFFSET, HEARTBEAT_SIZE,
+    LABEL_COUNT, RING_OFFSET, RING_SIZE,
+};
+use crate::mmp::Heartbeat;
+use crate::uberblock::{Uberblock, UBERBLOCK_SIZE};
+use crate::vdev::{AlignedBuf, BlockDevice};
+
+fn read(dev: &dyn BlockDevice, off: u64, len: usize) -> Result<AlignedBuf> {
+    let mut b = AlignedBuf::zeroed(len);
+    dev.read_at(off, &mut b)
+        .map_err(|e| PoolError::io(dev.path(), e))?;
+    Ok(b)
+}
+
+fn write(dev: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<()> {
+    let b = AlignedBuf::from_slice_padded(data, data.len().div_ceil(4096) * 4096);
+    dev.write_at(off, &b)
+        .map_err(|e| PoolError::io(dev.path(), e))
+}
+
+/// The configuration in each of the four labels (`None` where unreadable).
+pub fn read_configs(dev: &dyn BlockDevice) -> Vec<Option<LabelConfig>> {
+    if dev.size() < 4 * crate::label::LABEL_SIZE {
+        return vec![None; LABEL_COUNT];
+    }
+    label_offsets(dev.size())
+        .iter()
+        .map(|&lo| {
+            read(dev, lo + CONFIG_OFFSET, CONFIG_SIZE as usize)
+                .ok()
+                .and_then(|b| LabelConfig::decode(&b, lo).ok())
+        })
+        .collect()
+}
+
+/// The newest valid configuration among the labels of `dev`.
+pub fn best_config(dev: &dyn BlockDevice) -> Option<LabelConfig> {
+    read_configs(dev)
+        .into_iter()
+        .flatten()
+        .max_by_key(|c| c.txg)
+}
+
+/// Writes `cfg` into the labels of every device: first the even labels of
+/// all devices and a flush, then the odd ones and a flush, so a crash leaves
+/// one good copy of either the old or the new configuration.
+pub fn write_configs(devs: &[(Arc<dyn BlockDevice>, LabelConfig)]) -> Result<()> {
+    for half in [[0usize, 2], [1, 3]] {
+        for (dev, cfg) in devs {
+            let offs = label_offsets(dev.size());
+            for i in half {
+                write(dev.as_ref(), offs[i] + CONFIG_OFFSET, &cfg.encode(offs[i])?)?;
+            }
+        }
+        for (dev, _) in devs {
+            dev.flush().map_err(|e| PoolError::io(dev.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Zeroes the heartbeat areas and uberblock rings of a new vdev.
+pub fn clear_rings(dev: &dyn BlockDevice) -> Result<()> {
+    let zero = vec![0u8; (RING_SIZE) as usize];
+    for lo in label_offsets(dev.size()) {
+        write(dev, lo + RING_OFFSET, &zero)?;
+        write(dev, lo + HEARTBEAT_OFFSET, &zero[..HEARTBEAT_SIZE as usize])?;
+    }
+    Ok(())
+}
+
+/// Device offset of the ring slot of `txg` in the label at `label_offset`.
+pub fn uberblock_offset(label_offset: u64, ashift: u8, txg: u64) -> u64 {
+    let slot = Uberblock::slot_size(ashift) as u64;
+    let slots = RING_SIZE / slot;
+    label_offset + RING_OFFSET + (txg % slots) * slot
+}
+
+/// Every valid uberblock in every label of `dev`.
+pub fn read_uberblocks(dev: &dyn BlockDevice, ashift: u8) -> Vec<Uberblock> {
+    let slot = Uberblock::slot_size(ashift);
+    let mut out = Vec::new();
+    if dev.size() < 4 * crate::label::LABEL_SIZE {
+        return out;
+    }
+    for lo in label_offsets(dev.size()) {
+        let Ok(ring) = read(dev, lo + RING_OFFSET, RING_SIZE as usize) else {
+            continue;
+        };
+        for (i, s) in ring.chunks(slot).enumerate() {
+            let off = lo + RING_OFFSET + (i * slot) as u64;
+            if let Ok(ub) = Uberblock::decode(&s[..UBERBLOCK_SIZE], off) {
+                out.push(ub);
+            }
+        }
+    }
+    out
+}
+
+/// Device offsets of the heartbeat areas written (labels 0 and 2).
+pub fn heartbeat_offsets(size: u64) -> [u64; 2] {
+    let o = label_offsets(size);
+    [o[0] + HEARTBEAT_OFFSET, o[2] + HEARTBEAT_OFFSET]
+}
+
+/// The newest heartbeat on `dev`.
+pub fn read_heartbeat(dev: &dyn BlockDevice) -> Option<Heartbeat> {
+    if dev.size() < 4 * crate::label::LABEL_SIZE {
+        return None;
+    }
+    heartbeat_offsets(dev.size())
+        .iter()
+        .filter_map(|&off| {
+            read(dev, off, 4096)
+                .ok()
+                .and_then(|b| Heartbeat::decode(&b, off))
+        })
+        .max_by_key(|h| h.seq)
+}

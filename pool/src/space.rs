@@ -1,0 +1,490 @@
+//! The pool's space: metaslab groups of every top-level vdev, the per-txg log
+//! of allocations and frees that the next sync writes to the space maps, the
+//! deferred frees (a block freed in txg N is reused only once N+2 has
+//! synced), and reservations of dirty data for clean ENOSPC.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::blkptr::Dva;
+use crate::error::{PoolError, Result};
+use crate::metaslab::MetaslabGroup;
+use crate::spacemap::{EntryKind, SmEntry};
+
+/// Txgs a free waits before its space is reused.
+pub const DEFER_TXGS: u64 = 2;
+
+/// Who a reservation is for, which decides how much of the slop it may use.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReserveClass {
+    /// Ordinary writes: stop short of the slop space.
+    Normal,
+    /// Operations that free space overall (deletes, snapshot destroys): may
+    /// use half of the slop, so a full pool can still be cleaned up.
+    NetFree,
+    /// The pool's own metadata during sync: may use all of it.
+    Internal,
+}
+
+/// A snapshot of the pool's space figures, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceFigures {
+    /// Allocatable bytes.
+    pub size: u64,
+    /// Allocated and not freed.
+    pub allocated: u64,
+    /// Freed but not yet reusable.
+    pub deferred: u64,
+    /// Reserved for dirty data not yet written.
+    pub reserved: u64,
+    /// Kept back from ordinary writes.
+    pub slop: u64,
+    /// Fragmentation percentage of the free space.
+    pub fragmentation: u64,
+}
+
+impl SpaceFigures {
+    /// Free bytes (not allocated, deferred frees included).
+    pub fn free(&self) -> u64 {
+        self.size - self.allocated
+    }
+}
+
+/// The slop kept back from ordinary writes for a pool of `size` bytes.
+pub fn slop_for(size: u64) -> u64 {
+    (size / 32).max((size / 8).min(16 << 20)).min(128 << 30)
+}
+
+/// A range of one top-level vdev: (vdev, offset, length).
+pub type Extent = (u32, u64, u64);
+
+/// The pool's allocator and its pending space map changes.
+pub struct SpaceManager {
+    groups: Vec<Mutex<MetaslabGroup>>,
+    log: Mutex<BTreeMap<u64, Vec<SmEntry>>>,
+    defer: Mutex<BTreeMap<u64, Vec<Extent>>>,
+    reserved: Mutex<BTreeMap<u64, u64>>,
+    rotor: AtomicUsize,
+    pool: String,
+}
+
+impl SpaceManager {
+    /// A manager over `groups` (one per top-level vdev, in vdev order).
+    pub fn new(pool: &str, groups: Vec<MetaslabGroup>) -> Self {
+        SpaceManager {
+            groups: groups.into_iter().map(Mutex::new).collect(),
+            log: Mutex::new(BTreeMap::new()),
+            defer: Mutex::new(BTreeMap::new()),
+            reserved: Mutex::new(BTreeMap::new()),
+            rotor: AtomicUsize::new(0),
+            pool: pool.to_string(),
+        }
+    }
+
+    /// Number of top-level vdevs.
+    pub fn vdev_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Runs `f` on the group of vdev `v`.
+    pub fn with_group<R>(&self, v: usize, f: impl FnOnce(&mut MetaslabGroup) -> R) -> R {
+        f(&mut self.groups[v].lock())
+    }
+
+    /// Adds the group of a new top-level vdev (`zpool add`).
+    pub fn push_group(&mut self, g: MetaslabGroup) {
+        self.groups.push(Mutex::new(g));
+    }
+
+    /// Allocates `copies` copies of `asize(vdev)` bytes each, on distinct
+    /// top-level vdevs where there are enough, logged against `txg`.
+    /// `asize` maps a vdev index to the allocation size there (raidz adds
+    /// parity).
+    pub fn alloc(
+        &self,
+        txg: u64,
+        copies: usize,
+        asize: &dyn Fn(usize) -> u64,
+        usable: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<Dva>> {
+        let n = self.groups.len();
+        let start = self.rotor.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        let mut out: Vec<Dva> = Vec::with_capacity(copies);
+        for copy in 0..copies {
+            let mut placed = false;
+            // Prefer a vdev that holds no copy yet, then any with room.
+            for pass in 0..2 {
+                for k in 0..n {
+                    let v = (start + copy + k) % n;
+                    if !usable(v) || (pass == 0 && out.iter().any(|d| d.vdev as usize == v)) {
+                        continue;
+                    }
+                    let len = asize(v);
+                    let mut g = self.groups[v].lock();
+                    let avoid = out
+                        .iter()
+                        .filter(|d| d.vdev as usize == v)
+                        .find_map(|d| g.metaslab_index(d.offset));
+                    if let Some(off) = g.alloc(len, avoid) {
+                        drop(g);
+                        out.push(Dva {
+                            vdev: v as u32,
+                            asize: len as u32,
+                            offset: off,
+                        });
+                        placed = true;
+                        break;
+                    }
+                }
+                if placed {
+                    break;
+                }
+            }
+            if !placed {
+                if out.is_empty() {
+                    let needed = asize(start);
+                    let f = self.figures();
+                    return Err(PoolError::NoSpace {
+                        pool: self.pool.clone(),
+                        needed,
+                        available: f.free() - f.deferred,
+                    });
+                }
+                // Fewer copies than asked is better than failing the sync.
+                break;
+            }
+        }
+        let mut log = self.log.lock();
+        let l = log.entry(txg).or_default();
+        for d in &out {
+            l.push(SmEntry {
+                kind: EntryKind::Alloc,
+                vdev: d.vdev,
+                offset: d.offset,
+                len: d.asize as u64,
+                txg,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Frees a copy in `txg`; its space is reused after `txg + 2` syncs.
+    pub fn free(&self, txg: u64, dva: &Dva) {
+        self.log.lock().entry(txg).or_default().push(SmEntry {
+            kind: EntryKind::Free,
+            vdev: dva.vdev,
+            offset: dva.offset,
+            len: dva.asize as u64,
+            txg,
+        });
+        self.defer
+            .lock()
+            .entry(txg)
+            .or_default()
+            .push((dva.vdev, dva.offset, dva.asize as u64));
+    }
+
+    /// Takes the log entries of `txg` (for its space map log block).
+    pub fn take_log(&self, txg: u64) -> Vec<SmEntry> {
+        self.log.lock().remove(&txg).unwrap_or_default()
+    }
+
+    /// True when `txg` has log entries.
+    pub fn has_log(&self, txg: u64) -> bool {
+        self.log.lock().get(&txg).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Puts entries back in front of the log of `txg` (a failed sync).
+    pub fn restore_log(&self, txg: u64, mut entries: Vec<SmEntry>) {
+        let mut log = self.log.lock();
+        let l = log.entry(txg).or_default();
+        entries.append(l);
+        *l = entries;
+    }
+
+    /// Every deferred free, with its txg, in txg order.
+    pub fn deferred(&self) -> Vec<(u64, u32, u64, u64)> {
+        self.defer
+            .lock()
+            .iter()
+            .flat_map(|(t, v)| v.iter().map(move |&(vd, o, l)| (*t, vd, o, l)))
+            .collect()
+    }
+
+    /// Returns frees of txgs up to `upto` to the allocator.
+    pub fn release_deferred(&self, upto: u64) -> Result<()> {
+        let ready: Vec<_> = {
+            let mut d = self.defer.lock();
+            let later = d.split_off(&(upto + 1));
+            std::mem::replace(&mut *d, later)
+                .into_values()
+                .flatten()
+                .collect()
+        };
+        for (v, off, len) in ready {
+            self.groups
+                .get(v as usize)
+                .ok_or_else(|| PoolError::corrupt("space map", format!("free on vdev {v}")))?
+                .lock()
+                .release(off, len)
+                .map_err(|e| {
+                    PoolError::corrupt("space map", format!("vdev {v}: double free: {e}"))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Called once `txg` has synced: frees of `txg - 2` become reusable and
+    /// the reservations of `txg` end.
+    pub fn synced(&self, txg: u64) -> Result<()> {
+        self.reserved.lock().remove(&txg);
+        if txg >= DEFER_TXGS {
+            self.release_deferred(txg - DEFER_TXGS)?;
+        }
+        Ok(())
+    }
+
+    /// Replays one log block of `txg` at import.
+    pub fn replay(&self, txg: u64, entries: &[SmEntry]) -> Result<()> {
+        // Before txg's allocations, the frees of txg-3 and older were reusable.
+        if txg > DEFER_TXGS {
+            self.release_deferred(txg - DEFER_TXGS - 1)?;
+        }
+        for e in entries {
+            let g = self.groups.get(e.vdev as usize).ok_or_else(|| {
+                PoolError::corrupt(
+                    "space map log",
+                    format!("entry for missing vdev {}", e.vdev),
+                )
+            })?;
+            match e.kind {
+                EntryKind::Alloc => g.lock().claim(e.offset, e.len).map_err(|err| {
+                    PoolError::corrupt("space map log", format!("txg {txg}: {err}"))
+                })?,
+                EntryKind::Free => {
+                    // The range must be allocated: it stays so until released.
+                    let ok = {
+                        let gg = g.lock();
+                        gg.metaslab_index(e.offset).is_some_and(|m| {
+                            !gg.slabs[m].free.intersects(e.offset, e.len)
+                                && e.offset + e.len <= gg.slabs[m].start + gg.slabs[m].size
+                        })
+                    };
+                    if !ok {
+                        return Err(PoolError::corrupt(
+                            "space map log",
+                            format!(
+                                "txg {txg}: free of unallocated {:#x}+{:#x}",
+                                e.offset, e.len
+                            ),
+                        ));
+                    }
+                    self.defer
+                        .lock()
+                        .entry(e.txg)
+                        .or_default()
+                        .push((e.vdev, e.offset, e.len));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The allocated segments of a metaslab (deferred frees included), for a
+    /// checkpoint.
+    pub fn allocated_segments(&self, vdev: usize, ms: usize) -> Vec<(u64, u64)> {
+        let g = self.groups[vdev].lock();
+        let m = &g.slabs[ms];
+        let mut out = Vec::new();
+        let mut at = m.start;
+        for (s, l) in m.free.iter() {
+            if s > at {
+                out.push((at, s - at));
+            }
+            at = s + l;
+        }
+        if at < m.start + m.size {
+            out.push((at, m.start + m.size - at));
+        }
+        out
+    }
+
+    /// (vdev, metaslab) of every metaslab changed since its last checkpoint,
+    /// clearing the marks.
+    pub fn take_dirty_metaslabs(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (v, g) in self.groups.iter().enumerate() {
+            let mut g = g.lock();
+            for (i, m) in g.slabs.iter_mut().enumerate() {
+                if m.dirty {
+                    m.dirty = false;
+                    out.push((v, i));
+                }
+            }
+        }
+        out
+    }
+
+    /// Marks every metaslab clean (after an import, whose checkpoints and
+    /// logs describe the state exactly).
+    pub fn mark_all_clean(&self) {
+        for g in &self.groups {
+            for m in g.lock().slabs.iter_mut() {
+                m.dirty = false;
+            }
+        }
+    }
+
+    /// Marks a metaslab dirty.
+    pub fn mark_dirty(&self, vdev: usize, ms: usize) {
+        self.groups[vdev].lock().slabs[ms].dirty = true;
+    }
+
+    /// Claims a range during import from a checkpoint.
+    pub fn claim(&self, vdev: usize, offset: u64, len: u64) -> Result<()> {
+        let g = self.groups.get(vdev).ok_or_else(|| {
+            PoolError::corrupt("space map checkpoint", format!("missing vdev {vdev}"))
+        })?;
+        g.lock()
+            .claim(offset, len)
+            .map_err(|e| PoolError::corrupt("space map checkpoint", e.to_string()))
+    }
+
+    /// Reserves `bytes` of dirty data in `txg`, or fails with ENOSPC.
+    pub fn reserve(&self, txg: u64, bytes: u64, class: ReserveClass) -> Result<()> {
+        let f = self.figures();
+        let keep = match class {
+            ReserveClass::Normal => f.slop,
+            ReserveClass::NetFree => f.slop / 2,
+            ReserveClass::Internal => 0,
+        };
+        let avail = (f.size - f.allocated - f.deferred).saturating_sub(f.reserved + keep);
+        if bytes > avail {
+            return Err(PoolError::NoSpace {
+                pool: self.pool.clone(),
+                needed: bytes,
+                available: avail,
+            });
+        }
+        *self.reserved.lock().entry(txg).or_default() += bytes;
+        Ok(())
+    }
+
+    /// Bytes the next `reserve(.., class)` could have.
+    pub fn available(&self, class: ReserveClass) -> u64 {
+        let f = self.figures();
+        let keep = match class {
+            ReserveClass::Normal => f.slop,
+            ReserveClass::NetFree => f.slop / 2,
+            ReserveClass::Internal => 0,
+        };
+        (f.size - f.allocated - f.deferred).saturating_sub(f.reserved + keep)
+    }
+
+    /// The pool's space figures.
+    pub fn figures(&self) -> SpaceFigures {
+        let mut f = SpaceFigures::default();
+        let mut frag_weighted = 0u64;
+        for g in &self.groups {
+            let g = g.lock();
+            let size = g.size();
+            let free = g.free();
+            f.size += size;
+            f.allocated += size - free;
+            frag_weighted += g.fragmentation() * free;
+        }
+        let free_total = f.size - f.allocated;
+        f.fragmentation = frag_weighted.checked_div(free_total).unwrap_or(0);
+        f.deferred = self
+            .defer
+            .lock()
+            .values()
+            .flatten()
+            .map(|&(_, _, l)| l)
+            .sum();
+        // Deferred frees are not allocated any more, only not yet reusable.
+        f.allocated -= f.deferred.min(f.allocated);
+        f.reserved = self.reserved.lock().values().sum();
+        f.slop = slop_for(f.size);
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mgr() -> SpaceManager {
+        SpaceManager::new(
+            "t",
+            vec![
+                MetaslabGroup::new(0, 64 << 20, 22, 12),
+                MetaslabGroup::new(1, 64 << 20, 22, 12),
+            ],
+        )
+    }
+
+    #[test]
+    fn copies_land_on_distinct_vdevs() {
+        let m = mgr();
+        let d = m.alloc(1, 2, &|_| 8192, &|_| true).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_ne!(d[0].vdev, d[1].vdev);
+        let d3 = m.alloc(1, 3, &|_| 8192, &|_| true).unwrap();
+        assert_eq!(d3.len(), 3);
+        assert_eq!(m.take_log(1).len(), 5);
+    }
+
+    #[test]
+    fn frees_wait_two_txgs() {
+        let m = mgr();
+        let d = m.alloc(1, 1, &|_| 8192, &|_| true).unwrap()[0];
+        let before = m.with_group(d.vdev as usize, |g| g.free());
+        m.free(2, &d);
+        m.synced(2).unwrap();
+        m.synced(3).unwrap();
+        assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before);
+        m.synced(4).unwrap();
+        assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before + 8192);
+    }
+
+    #[test]
+    fn reservations_stop_at_the_slop() {
+        let m = mgr();
+        let f = m.figures();
+        assert_eq!(f.size, 128 << 20);
+        let normal = m.available(ReserveClass::Normal);
+        let netfree = m.available(ReserveClass::NetFree);
+        assert!(netfree > normal);
+        assert!(m.reserve(5, normal + 1, ReserveClass::Normal).is_err());
+        m.reserve(5, normal, ReserveClass::Normal).unwrap();
+        assert!(m.reserve(5, 4096, ReserveClass::Normal).is_err());
+        m.reserve(5, 4096, ReserveClass::NetFree).unwrap();
+        m.synced(5).unwrap();
+        assert_eq!(m.figures().reserved, 0);
+    }
+
+    #[test]
+    fn replay_rejects_double_allocation() {
+        let m = mgr();
+        let e = SmEntry {
+            kind: EntryKind::Alloc,
+            vdev: 0,
+            offset: 0,
+            len: 4096,
+            txg: 3,
+        };
+        m.replay(3, &[e]).unwrap();
+        assert!(m.replay(4, &[e]).is_err());
+        let f = SmEntry {
+            kind: EntryKind::Free,
+            vdev: 0,
+            offset: 8192,
+            len: 4096,
+            txg: 5,
+        };
+        assert!(m.replay(5, &[f]).is_err(), "free of free space");
+    }
+}

@@ -1,0 +1,299 @@
+//! Creating, writing, exporting and importing pools, on memory and on files,
+//! and the errors bad input gets.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use basin_pool::import::{scan_devices, scan_dirs};
+use basin_pool::label::PoolState;
+use basin_pool::spec::{DeviceSpec, TopKind, TopSpec};
+use basin_pool::vdev::mem::MemDevice;
+use basin_pool::vdev::BlockDevice;
+use basin_pool::{CreateOptions, ImportOptions, Pool, PoolError, PoolTunables, VdevSpec};
+use common::{read_tree, Workload};
+use rand::SeedableRng;
+
+const MIB: u64 = 1 << 20;
+
+fn opts() -> CreateOptions {
+    CreateOptions {
+        tunables: PoolTunables::for_tests(),
+        command: Some("zpool create test".into()),
+        ..Default::default()
+    }
+}
+
+fn iopts() -> ImportOptions {
+    ImportOptions {
+        tunables: PoolTunables::for_tests(),
+        ..Default::default()
+    }
+}
+
+fn mem_spec(devs: &[Arc<dyn BlockDevice>], kind: TopKind) -> VdevSpec {
+    let devices = devs.iter().map(|d| DeviceSpec::Device(d.clone())).collect();
+    VdevSpec {
+        tops: vec![TopSpec { kind, devices }],
+    }
+}
+
+fn mem(n: usize, size: u64) -> Vec<Arc<dyn BlockDevice>> {
+    (0..n)
+        .map(|i| Arc::new(MemDevice::new(&format!("mem{i}"), size)) as Arc<dyn BlockDevice>)
+        .collect()
+}
+
+#[test]
+fn write_export_import_read_back() {
+    let devs = mem(2, 128 * MIB);
+    let pool = Pool::create("tank", &mem_spec(&devs, TopKind::Mirror), &opts()).unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut next = 0;
+    for _ in 0..20 {
+        w.random_step(&mut rng, &mut next);
+        pool.sync().unwrap();
+    }
+    let model = w.model_after_pending();
+    let before = pool.space();
+    assert!(before.allocated > 0);
+    pool.export().unwrap();
+    assert!(matches!(pool.sync(), Err(PoolError::Closed(_))));
+
+    let found = scan_devices(&devs);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "tank");
+    assert_eq!(found[0].state, PoolState::Exported);
+    let pool = Pool::import(&found[0], &iopts()).unwrap();
+    let (got, bps) = read_tree(&pool).unwrap();
+    assert_eq!(got, model);
+    let check = pool.check_space(&bps).unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!(pool.space().allocated, before.allocated);
+    let hist = pool.history().unwrap();
+    assert_eq!(hist[0].command, "zpool create test");
+    pool.export().unwrap();
+}
+
+#[test]
+fn space_maps_survive_many_condenses() {
+    let devs = mem(1, 64 * MIB);
+    let mut o = opts();
+    o.tunables.condense_logs = 3;
+    let pool = Pool::create("tank", &mem_spec(&devs, TopKind::Single), &o).unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let mut next = 0;
+    for i in 0..40 {
+        w.random_step(&mut rng, &mut next);
+        pool.sync().unwrap();
+        if i % 10 == 9 {
+            let (_, bps) = read_tree(&pool).unwrap();
+            let c = pool.check_space(&bps).unwrap();
+            assert!(c.problems.is_empty(), "txg {i}: {:?}", c.problems);
+        }
+    }
+    let model = w.model_after_pending();
+    pool.export().unwrap();
+    let pool = Pool::import(&scan_devices(&devs)[0], &iopts()).unwrap();
+    let (got, bps) = read_tree(&pool).unwrap();
+    assert_eq!(got, model);
+    let c = pool.check_space(&bps).unwrap();
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+}
+
+#[test]
+fn a_full_pool_refuses_writes_cleanly_and_can_still_free() {
+    let devs = mem(1, 64 * MIB);
+    let pool = Pool::create("tank", &mem_spec(&devs, TopKind::Single), &opts()).unwrap();
+    let txg = pool.txg().open_txg();
+    let avail = pool.available(basin_pool::ReserveClass::Normal);
+    assert!(avail > 30 * MIB && avail < 64 * MIB);
+    let err = pool
+        .reserve(txg, avail + 1, basin_pool::ReserveClass::Normal)
+        .unwrap_err();
+    assert!(matches!(err, PoolError::NoSpace { .. }), "{err}");
+    assert_eq!(err.errno(), libc::ENOSPC);
+    pool.reserve(txg, avail, basin_pool::ReserveClass::Normal)
+        .unwrap();
+    // A delete may still reserve from the slop.
+    pool.reserve(txg, MIB, basin_pool::ReserveClass::NetFree)
+        .unwrap();
+}
+
+#[test]
+fn a_corrupted_first_label_falls_back_to_the_others() {
+    let devs: Vec<Arc<MemDevice>> = (0..1)
+        .map(|i| Arc::new(MemDevice::new(&format!("m{i}"), 64 * MIB)))
+        .collect();
+    let dyns: Vec<Arc<dyn BlockDevice>> = devs
+        .iter()
+        .map(|d| d.clone() as Arc<dyn BlockDevice>)
+        .collect();
+    let pool = Pool::create("tank", &mem_spec(&dyns, TopKind::Single), &opts()).unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    w.write(1, 11, 4096);
+    pool.sync().unwrap();
+    pool.export().unwrap();
+    // Wreck label 0 entirely (configuration and uberblock ring).
+    devs[0].corrupt(0, &vec![0xa5u8; 256 * 1024]);
+    let found = scan_devices(&dyns);
+    assert_eq!(found.len(), 1);
+    let pool = Pool::import(&found[0], &iopts()).unwrap();
+    let (got, _) = read_tree(&pool).unwrap();
+    assert_eq!(got.len(), 1);
+}
+
+fn files(dir: &std::path::Path, n: usize, size: u64) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("vdev{i}"));
+            std::fs::File::create(&p).unwrap().set_len(size).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn words(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn file_pool_round_trip_with_direct_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 2, 96 * MIB);
+    let spec = VdevSpec::parse(&words(&[
+        "mirror",
+        paths[0].to_str().unwrap(),
+        paths[1].to_str().unwrap(),
+    ]))
+    .unwrap();
+    let mut o = opts();
+    o.tunables.direct_io = true;
+    let pool = Pool::create("filepool", &spec, &o).unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let mut next = 0;
+    for _ in 0..5 {
+        w.random_step(&mut rng, &mut next);
+        pool.sync().unwrap();
+    }
+    let model = w.model_after_pending();
+    // While imported, the vdevs are locked against a second pool.
+    let again = Pool::create(
+        "other",
+        &spec,
+        &CreateOptions {
+            force: true,
+            ..opts()
+        },
+    );
+    assert!(
+        matches!(again, Err(PoolError::VdevLocked(_))),
+        "{:?}",
+        again.err()
+    );
+    pool.export().unwrap();
+    let found = scan_dirs(&[dir.path().to_path_buf()]);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].missing().is_empty());
+    let pool = Pool::import(&found[0], &iopts()).unwrap();
+    assert_eq!(read_tree(&pool).unwrap().0, model);
+    pool.export().unwrap();
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = files(dir.path(), 2, 80 * MIB);
+    let small = dir.path().join("small");
+    std::fs::File::create(&small)
+        .unwrap()
+        .set_len(8 * MIB)
+        .unwrap();
+    let g0 = good[0].to_str().unwrap();
+    let g1 = good[1].to_str().unwrap();
+    let missing = dir.path().join("nope");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (words(&[missing.to_str().unwrap()]), "no such file"),
+        (words(&[small.to_str().unwrap()]), "too small"),
+        (words(&[g0, g0]), "more than once"),
+        (words(&["mirror", g0]), "at least 2"),
+        (
+            words(&[g0, "mirror", g1, small.to_str().unwrap()]),
+            "mismatched replication",
+        ),
+    ];
+    for (w, msg) in cases {
+        let r = VdevSpec::parse(&w).and_then(|s| Pool::create("tank", &s, &opts()));
+        let e = r.err().expect("must fail").to_string();
+        assert!(e.contains(msg), "{w:?}: {e}");
+    }
+    // A bad name or property is refused before any device is touched.
+    let spec = VdevSpec::parse(&words(&[g0])).unwrap();
+    assert!(Pool::create("1bad", &spec, &opts()).is_err());
+    let mut o = opts();
+    o.props.push(("failmode".into(), "sometimes".into()));
+    assert!(Pool::create("tank", &spec, &o).is_err());
+    o.props = vec![("nosuchprop".into(), "1".into())];
+    assert!(Pool::create("tank", &spec, &o).is_err());
+    // Nothing was written to the good files.
+    for p in &good {
+        let data = std::fs::read(p).unwrap();
+        assert!(data.iter().all(|&b| b == 0), "{} was written", p.display());
+    }
+    // A vdev of another pool needs -f.
+    let pool = Pool::create("tank", &spec, &opts()).unwrap();
+    pool.export().unwrap();
+    let e = Pool::create("tank2", &spec, &opts())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("part of exported pool 'tank'"), "{e}");
+    let pool = Pool::create(
+        "tank2",
+        &spec,
+        &CreateOptions {
+            force: true,
+            ..opts()
+        },
+    )
+    .unwrap();
+    pool.destroy().unwrap();
+    // A destroyed pool is not offered for import without -D.
+    let found = scan_dirs(&[dir.path().to_path_buf()]);
+    assert_eq!(found.len(), 1);
+    assert!(Pool::import(&found[0], &iopts()).is_err());
+    let pool = Pool::import(
+        &found[0],
+        &ImportOptions {
+            destroyed: true,
+            ..iopts()
+        },
+    )
+    .unwrap();
+    pool.export().unwrap();
+}
+
+#[test]
+fn pool_properties() {
+    let devs = mem(1, 64 * MIB);
+    let pool = Pool::create("tank", &mem_spec(&devs, TopKind::Single), &opts()).unwrap();
+    assert_eq!(pool.get_property("health").unwrap().value, "ONLINE");
+    assert_eq!(pool.get_property("ashift").unwrap().value, "12");
+    assert_eq!(pool.get_property("autoexpand").unwrap().value, "off");
+    pool.set_property("comment", "hello").unwrap();
+    assert!(pool.set_property("size", "1").is_err());
+    assert!(pool.set_property("failmode", "x").is_err());
+    assert!(pool.get_property("bogus").is_err());
+    pool.export().unwrap();
+    let pool = Pool::import(&scan_devices(&devs)[0], &iopts()).unwrap();
+    let c = pool.get_property("comment").unwrap();
+    assert_eq!((c.value.as_str(), c.source.name()), ("hello", "local"));
+}
