@@ -1,0 +1,1 @@
+//! Basin benchmark suite (library part shared by the bench binaries).
