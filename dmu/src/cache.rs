@@ -111,7 +111,8 @@ impl BlockCache {
         }
         let key = BlockKey::of(pool.guid(), bp);
         let _ = self.arc.prefetch(key, || {
-            pool.read_block_class(bp, IoClass::AsyncRead).map(CachedBlock)
+            pool.read_block_class(bp, IoClass::AsyncRead)
+                .map(CachedBlock)
         });
     }
 

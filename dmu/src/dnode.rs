@@ -138,10 +138,16 @@ impl DnodePhys {
             return Err(DmuError::corrupt(WHAT, format!("{nlevels} levels")));
         }
         if indblkshift != INDIRECT_SHIFT {
-            return Err(DmuError::corrupt(WHAT, format!("indirect shift {indblkshift}")));
+            return Err(DmuError::corrupt(
+                WHAT,
+                format!("indirect shift {indblkshift}"),
+            ));
         }
-        if datablksz < 512 || datablksz > MAX_BLOCK_SIZE || datablksz % 512 != 0 {
-            return Err(DmuError::corrupt(WHAT, format!("data block size {datablksz}")));
+        if !(512..=MAX_BLOCK_SIZE).contains(&datablksz) || !datablksz.is_multiple_of(512) {
+            return Err(DmuError::corrupt(
+                WHAT,
+                format!("data block size {datablksz}"),
+            ));
         }
         if bonuslen > BONUS_SIZE {
             return Err(DmuError::corrupt(WHAT, format!("bonus length {bonuslen}")));

@@ -7,11 +7,14 @@
 pub mod accounting;
 pub mod cache;
 pub mod dnode;
+pub mod dsl;
 pub mod error;
 pub mod objset;
 pub mod objset_phys;
 pub mod types;
+pub mod zap;
 
+pub use dsl::DslPool;
 pub use error::{DmuError, Result};
 pub use objset::Objset;
 pub use types::ObjectType;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use basin_pool::blkptr::{BLKPTR_SIZE, MAX_COPIES};
 use basin_pool::{AlignedBuf, BlkPtr, ChecksumType, Compression, IoClass, Pool, WriteProps};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::accounting::BlockAccounting;
 use crate::cache::BlockCache;
@@ -111,12 +111,15 @@ struct TxgDirty {
     freed: bool,
 }
 
+/// A decoded indirect block with the pointer it was read from.
+type CachedIndirect = (BlkPtr, Arc<Vec<BlkPtr>>);
+
 struct ObjectInner {
     phys: DnodePhys,
     meta: ObjMeta,
     /// Decoded indirect blocks of the synced tree, by position, with the
     /// pointer they were read from.
-    ind: HashMap<(u8, u64), (BlkPtr, Arc<Vec<BlkPtr>>)>,
+    ind: HashMap<(u8, u64), CachedIndirect>,
     dirty: BTreeMap<u64, TxgDirty>,
 }
 
@@ -124,6 +127,8 @@ struct ObjectInner {
 pub struct Object {
     id: u64,
     inner: Mutex<ObjectInner>,
+    /// Serialises multi-block updates by the layers above (ZAP, POSIX).
+    user: RwLock<()>,
 }
 
 /// A source of a block's current contents.
@@ -209,6 +214,7 @@ impl Objset {
                 ind: HashMap::new(),
                 dirty: BTreeMap::new(),
             }),
+            user: RwLock::new(()),
         };
         let mut objects = HashMap::new();
         objects.insert(META_OBJECT, Arc::new(meta));
@@ -318,6 +324,7 @@ impl Objset {
                 ind: HashMap::new(),
                 dirty: BTreeMap::new(),
             }),
+            user: RwLock::new(()),
         });
         let mut objects = self.objects.lock();
         if objects.len() > MAX_CACHED_OBJECTS {
@@ -338,6 +345,19 @@ impl Objset {
         Ok(o)
     }
 
+    /// Runs `f` holding object `id`'s lock for the layers above: shared
+    /// when `exclusive` is false.
+    pub fn with_lock<R>(&self, id: u64, exclusive: bool, f: impl FnOnce() -> R) -> Result<R> {
+        let o = self.object(id)?;
+        Ok(if exclusive {
+            let _g = o.user.write();
+            f()
+        } else {
+            let _g = o.user.read();
+            f()
+        })
+    }
+
     /// Current information about object `id`.
     pub fn info(&self, id: u64) -> Result<ObjectInfo> {
         let o = self.existing(id)?;
@@ -356,7 +376,14 @@ impl Objset {
     }
 
     /// Creates an object in `txg`; returns its id.
-    pub fn create_object(&self, txg: u64, object_type: ObjectType, blksz: u32, bonus_type: u8, bonus: &[u8]) -> Result<u64> {
+    pub fn create_object(
+        &self,
+        txg: u64,
+        object_type: ObjectType,
+        blksz: u32,
+        bonus_type: u8,
+        bonus: &[u8],
+    ) -> Result<u64> {
         self.check_writable()?;
         let id = {
             let mut st = self.state.lock();
@@ -384,10 +411,16 @@ impl Objset {
     ) -> Result<()> {
         self.check_writable()?;
         if id == META_OBJECT || object_type == ObjectType::NONE {
-            return Err(DmuError::Invalid(format!("cannot create object {id} of type {}", object_type.name())));
+            return Err(DmuError::Invalid(format!(
+                "cannot create object {id} of type {}",
+                object_type.name()
+            )));
         }
         if bonus.len() > crate::dnode::BONUS_SIZE {
-            return Err(DmuError::TooLarge(format!("bonus of {} bytes", bonus.len())));
+            return Err(DmuError::TooLarge(format!(
+                "bonus of {} bytes",
+                bonus.len()
+            )));
         }
         let blksz = blksz.clamp(512, basin_pool::blkptr::MAX_BLOCK_SIZE) / 512 * 512;
         {
@@ -442,7 +475,10 @@ impl Objset {
     pub fn set_bonus(&self, txg: u64, id: u64, bonus: &[u8]) -> Result<()> {
         self.check_writable()?;
         if bonus.len() > crate::dnode::BONUS_SIZE {
-            return Err(DmuError::TooLarge(format!("bonus of {} bytes", bonus.len())));
+            return Err(DmuError::TooLarge(format!(
+                "bonus of {} bytes",
+                bonus.len()
+            )));
         }
         let o = self.existing(id)?;
         let mut i = o.inner.lock();
@@ -516,7 +552,10 @@ impl Objset {
         let b = self.cache.read(&self.pool, bp)?;
         let v = Arc::new(decode_indirect(&b)?);
         if v.len() != PTRS_PER_INDIRECT as usize {
-            return Err(DmuError::corrupt("indirect block", format!("{} pointers", v.len())));
+            return Err(DmuError::corrupt(
+                "indirect block",
+                format!("{} pointers", v.len()),
+            ));
         }
         o.inner.lock().ind.insert((level, index), (*bp, v.clone()));
         Ok(v)
@@ -642,7 +681,11 @@ impl Objset {
     fn max_blksz_of(&self, o: &Object) -> u32 {
         let i = o.inner.lock();
         match i.meta.object_type {
-            ObjectType::PLAIN_FILE => self.max_blksz.lock().map(|m| m.max(i.meta.blksz)).unwrap_or(i.meta.blksz),
+            ObjectType::PLAIN_FILE => self
+                .max_blksz
+                .lock()
+                .map(|m| m.max(i.meta.blksz))
+                .unwrap_or(i.meta.blksz),
             _ => i.meta.blksz,
         }
     }
@@ -661,16 +704,24 @@ impl Objset {
         let blksz = o.inner.lock().meta.blksz as u64;
         let end = offset.saturating_add(len);
         let first_full = offset.div_ceil(blksz);
-        let last_full = if len == u64::MAX { u64::MAX } else { end / blksz };
+        let last_full = if len == u64::MAX {
+            u64::MAX
+        } else {
+            end / blksz
+        };
         // Partial blocks at the edges are zeroed in place.
         let head_blk = offset / blksz;
-        if offset % blksz != 0 {
+        if !offset.is_multiple_of(blksz) {
             let stop = end.min((head_blk + 1) * blksz);
             if stop > offset {
                 self.zero_within(&o, txg, offset, stop)?;
             }
         }
-        if len != u64::MAX && end % blksz != 0 && end / blksz >= first_full && end > offset {
+        if len != u64::MAX
+            && !end.is_multiple_of(blksz)
+            && end / blksz >= first_full
+            && end > offset
+        {
             let start = (end / blksz) * blksz;
             if start >= offset {
                 self.zero_within(&o, txg, start, end)?;
@@ -743,9 +794,73 @@ impl Objset {
         })
     }
 
+    /// Every block of the synced tree born after txg `after` (the metadnode's
+    /// and every object's), not counting the root block. Subtrees born
+    /// earlier are skipped whole, and so are dnode blocks born earlier
+    /// (their objects are unchanged): the cost is what changed.
+    pub fn blocks_born_after(&self, after: u64) -> Result<Vec<BlkPtr>> {
+        let (top, nlevels) = {
+            let st = self.state.lock();
+            (st.phys.metadnode.blkptr, st.phys.metadnode.nlevels)
+        };
+        let mut out = Vec::new();
+        let mut dnode_blocks = Vec::new();
+        self.walk_level(&top, nlevels - 1, &mut |bp, level| {
+            if bp.birth <= after {
+                return false;
+            }
+            out.push(*bp);
+            if level == 0 {
+                dnode_blocks.push(*bp);
+            }
+            true
+        })?;
+        for b in dnode_blocks {
+            let data = self.cache.read(&self.pool, &b)?;
+            for chunk in data.chunks(DNODE_SIZE) {
+                let d = DnodePhys::decode(chunk)?;
+                if d.is_free() {
+                    continue;
+                }
+                self.walk_level(&d.blkptr, d.nlevels - 1, &mut |bp, _| {
+                    if bp.birth <= after {
+                        return false;
+                    }
+                    out.push(*bp);
+                    true
+                })?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Walks a subtree calling `f(bp, level)`; `f` returns false to skip the
+    /// pointer's children.
+    fn walk_level(
+        &self,
+        bp: &BlkPtr,
+        level: u8,
+        f: &mut dyn FnMut(&BlkPtr, u8) -> bool,
+    ) -> Result<()> {
+        if bp.is_hole() || !f(bp, level) || level == 0 {
+            return Ok(());
+        }
+        let b = self.cache.read(&self.pool, bp)?;
+        for child in decode_indirect(&b)? {
+            self.walk_level(&child, level - 1, f)?;
+        }
+        Ok(())
+    }
+
     /// Walks the subtree under `bp` at `level`, calling `f` on every
     /// non-hole pointer; `f` returns false to skip a pointer's children.
-    pub fn walk(&self, bp: &BlkPtr, level: u8, _index: u64, f: &mut dyn FnMut(&BlkPtr) -> bool) -> Result<()> {
+    pub fn walk(
+        &self,
+        bp: &BlkPtr,
+        level: u8,
+        _index: u64,
+        f: &mut dyn FnMut(&BlkPtr) -> bool,
+    ) -> Result<()> {
         if bp.is_hole() {
             return Ok(());
         }
@@ -775,7 +890,10 @@ impl Objset {
             let o = self.object(*id)?;
             let (phys, d) = {
                 let i = o.inner.lock();
-                (i.phys.clone(), i.dirty.get(&txg).cloned().unwrap_or_default())
+                (
+                    i.phys.clone(),
+                    i.dirty.get(&txg).cloned().unwrap_or_default(),
+                )
             };
             jobs.push((o, phys, d));
         }
@@ -785,9 +903,16 @@ impl Objset {
             if d.freed {
                 continue;
             }
-            let ty = d.meta.as_ref().map(|m| m.object_type).unwrap_or(phys.object_type);
+            let ty = d
+                .meta
+                .as_ref()
+                .map(|m| m.object_type)
+                .unwrap_or(phys.object_type);
             for (&blkid, data) in &d.blocks {
-                writes.push((AlignedBuf::from_slice_padded(data, data.len()), self.props(ty, 0, 1, &policy)));
+                writes.push((
+                    AlignedBuf::from_slice_padded(data, data.len()),
+                    self.props(ty, 0, 1, &policy),
+                ));
                 slots.push((j, blkid));
             }
         }
@@ -807,19 +932,32 @@ impl Objset {
             self.write_dnode(txg, o.id, &new_phys)?;
             self.install(&o, txg, new_phys);
             if d.freed {
-                self.state.lock().freed_in.entry(txg).or_default().push(o.id);
+                self.state
+                    .lock()
+                    .freed_in
+                    .entry(txg)
+                    .or_default()
+                    .push(o.id);
             }
         }
         // The metadnode last: its data is the dnodes just written.
         let meta = self.object(META_OBJECT)?;
         let (mphys, md) = {
             let i = meta.inner.lock();
-            (i.phys.clone(), i.dirty.get(&txg).cloned().unwrap_or_default())
+            (
+                i.phys.clone(),
+                i.dirty.get(&txg).cloned().unwrap_or_default(),
+            )
         };
         let writes: Vec<_> = md
             .blocks
             .values()
-            .map(|b| (AlignedBuf::from_slice_padded(b, b.len()), self.props(ObjectType::DNODE, 0, 1, &policy)))
+            .map(|b| {
+                (
+                    AlignedBuf::from_slice_padded(b, b.len()),
+                    self.props(ObjectType::DNODE, 0, 1, &policy),
+                )
+            })
             .collect();
         let mut l0 = BTreeMap::new();
         for (blkid, r) in md.blocks.keys().zip(self.pool.write_blocks(txg, writes)) {
@@ -837,7 +975,9 @@ impl Objset {
         };
         debug_assert_eq!(root.len(), OBJSET_PHYS_SIZE);
         let props = self.props(ObjectType::OBJSET, 0, 1, &policy);
-        let bp = self.pool.write_block(txg, AlignedBuf::from_slice_padded(&root, root.len()), props)?;
+        let bp =
+            self.pool
+                .write_block(txg, AlignedBuf::from_slice_padded(&root, root.len()), props)?;
         acct.born(&bp, txg);
         let old = std::mem::replace(&mut *self.root_bp.lock(), bp);
         acct.killed(&old, txg);
@@ -847,7 +987,11 @@ impl Objset {
     /// Called once `txg` has synced: object ids freed in it become reusable.
     pub fn synced(&self, txg: u64) {
         let mut st = self.state.lock();
-        let ready: Vec<u64> = st.freed_in.range(..=txg).flat_map(|(_, v)| v.clone()).collect();
+        let ready: Vec<u64> = st
+            .freed_in
+            .range(..=txg)
+            .flat_map(|(_, v)| v.clone())
+            .collect();
         st.freed_in = st.freed_in.split_off(&(txg + 1));
         st.free_ids.extend(ready);
     }
@@ -856,8 +1000,16 @@ impl Objset {
         let meta = level > 0 || ty.is_metadata();
         WriteProps {
             checksum: p.checksum,
-            compression: if meta { Compression::Lz4 } else { p.compression },
-            copies: if meta { (p.copies + 1).min(MAX_COPIES as u8) } else { p.copies },
+            compression: if meta {
+                Compression::Lz4
+            } else {
+                p.compression
+            },
+            copies: if meta {
+                (p.copies + 1).min(MAX_COPIES as u8)
+            } else {
+                p.copies
+            },
             block_type: ty.block_type(),
             level,
             fill,
@@ -1004,7 +1156,11 @@ impl<'a> TreeEdit<'a> {
     /// being edited.
     fn ptr_to(&mut self, level: u8, index: u64) -> Result<BlkPtr> {
         if level + 1 == self.nlevels {
-            return Ok(if index == 0 { self.top } else { BlkPtr::default() });
+            return Ok(if index == 0 {
+                self.top
+            } else {
+                BlkPtr::default()
+            });
         }
         let parent = index / PTRS_PER_INDIRECT;
         let slot = (index % PTRS_PER_INDIRECT) as usize;
@@ -1037,7 +1193,13 @@ impl<'a> TreeEdit<'a> {
     }
 
     /// Points block `blkid` at `bp`, killing what was there.
-    fn set_l0(&mut self, blkid: u64, bp: BlkPtr, acct: &dyn BlockAccounting, txg: u64) -> Result<()> {
+    fn set_l0(
+        &mut self,
+        blkid: u64,
+        bp: BlkPtr,
+        acct: &dyn BlockAccounting,
+        txg: u64,
+    ) -> Result<()> {
         self.used += bp.asize();
         if self.nlevels == 1 {
             debug_assert_eq!(blkid, 0);
@@ -1070,7 +1232,15 @@ impl<'a> TreeEdit<'a> {
     }
 
     /// Frees `[a, b)` under indirect block (`level`, `index`).
-    fn free_in(&mut self, level: u8, index: u64, a: u64, b: u64, acct: &dyn BlockAccounting, txg: u64) -> Result<()> {
+    fn free_in(
+        &mut self,
+        level: u8,
+        index: u64,
+        a: u64,
+        b: u64,
+        acct: &dyn BlockAccounting,
+        txg: u64,
+    ) -> Result<()> {
         let child_span = DnodePhys::span(level - 1);
         let base = index * DnodePhys::span(level);
         if self.ptr_to(level, index)?.is_hole() && !self.work.contains_key(&(level, index)) {
@@ -1082,7 +1252,12 @@ impl<'a> TreeEdit<'a> {
             let lo = base + slot * child_span;
             let hi = lo + child_span;
             let child = self.load(level, index)?[slot as usize];
-            if child.is_hole() && !(level > 1 && self.work.contains_key(&(level - 1, index * PTRS_PER_INDIRECT + slot))) {
+            if child.is_hole()
+                && !(level > 1
+                    && self
+                        .work
+                        .contains_key(&(level - 1, index * PTRS_PER_INDIRECT + slot)))
+            {
                 continue;
             }
             if a <= lo && hi <= b {
@@ -1116,7 +1291,13 @@ impl<'a> TreeEdit<'a> {
     }
 
     /// Kills every block under `bp` (which is at `level`).
-    fn kill_subtree(&mut self, bp: &BlkPtr, level: u8, acct: &dyn BlockAccounting, txg: u64) -> Result<()> {
+    fn kill_subtree(
+        &mut self,
+        bp: &BlkPtr,
+        level: u8,
+        acct: &dyn BlockAccounting,
+        txg: u64,
+    ) -> Result<()> {
         if bp.is_hole() {
             return Ok(());
         }
@@ -1149,7 +1330,11 @@ impl<'a> TreeEdit<'a> {
     ) -> Result<(BlkPtr, u8, u64, Vec<IndirectUpdate>)> {
         let mut out = Vec::new();
         for level in 1..self.nlevels {
-            let keys: Vec<u64> = self.work.range((level, 0)..(level + 1, 0)).map(|(k, _)| k.1).collect();
+            let keys: Vec<u64> = self
+                .work
+                .range((level, 0)..(level + 1, 0))
+                .map(|(k, _)| k.1)
+                .collect();
             if keys.is_empty() {
                 continue;
             }
@@ -1166,7 +1351,12 @@ impl<'a> TreeEdit<'a> {
             }
             let reqs = writes
                 .iter()
-                .map(|(_, b, fill)| (AlignedBuf::from_slice_padded(b, b.len()), self.os.props(ty, level, *fill, policy)))
+                .map(|(_, b, fill)| {
+                    (
+                        AlignedBuf::from_slice_padded(b, b.len()),
+                        self.os.props(ty, level, *fill, policy),
+                    )
+                })
                 .collect();
             let results = self.os.pool.write_blocks(txg, reqs);
             let mut new_ptrs: Vec<(u64, BlkPtr)> = Vec::new();
@@ -1191,7 +1381,11 @@ impl<'a> TreeEdit<'a> {
                 // The old indirect block itself dies (its children were
                 // handled one by one).
                 self.kill(&old, acct, txg);
-                let content = self.work.remove(&(level, idx)).filter(|_| !bp.is_hole()).map(|v| (bp, v));
+                let content = self
+                    .work
+                    .remove(&(level, idx))
+                    .filter(|_| !bp.is_hole())
+                    .map(|v| (bp, v));
                 out.push(((level, idx), content));
             }
         }

@@ -80,10 +80,13 @@ impl ObjsetPhys {
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         b[12..16].copy_from_slice(&self.os_type.code().to_le_bytes());
         b[16..24].copy_from_slice(&self.max_obj.to_le_bytes());
-        self.metadnode.encode_into(&mut b[META_OFF..META_OFF + DNODE_SIZE]);
+        self.metadnode
+            .encode_into(&mut b[META_OFF..META_OFF + DNODE_SIZE]);
         b[ZIL_OFF..ZIL_OFF + 8].copy_from_slice(&self.zil.claim_txg.to_le_bytes());
         b[ZIL_OFF + 8..ZIL_OFF + 16].copy_from_slice(&self.zil.replay_seq.to_le_bytes());
-        self.zil.log.encode_into(&mut b[ZIL_OFF + 16..ZIL_OFF + 16 + BLKPTR_SIZE]);
+        self.zil
+            .log
+            .encode_into(&mut b[ZIL_OFF + 16..ZIL_OFF + 16 + BLKPTR_SIZE]);
         b
     }
 
@@ -98,7 +101,8 @@ impl ObjsetPhys {
             return Err(DmuError::corrupt(WHAT, format!("unsupported version {v}")));
         }
         let t = u32::from_le_bytes(b[12..16].try_into().expect("4"));
-        let os_type = ObjsetType::from_code(t).ok_or_else(|| DmuError::corrupt(WHAT, format!("type {t}")))?;
+        let os_type =
+            ObjsetType::from_code(t).ok_or_else(|| DmuError::corrupt(WHAT, format!("type {t}")))?;
         let le64 = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8"));
         Ok(ObjsetPhys {
             os_type,

@@ -25,8 +25,13 @@ struct OsSyncer {
 
 impl Syncer for OsSyncer {
     fn sync(&self, pool: &Pool, txg: u64) -> basin_pool::Result<Option<BlkPtr>> {
-        let Some(os) = self.os.lock().clone() else { return Ok(None) };
-        let acct = FreeAtOnce { pool, cache: &self.cache };
+        let Some(os) = self.os.lock().clone() else {
+            return Ok(None);
+        };
+        let acct = FreeAtOnce {
+            pool,
+            cache: &self.cache,
+        };
         let r = os
             .sync(txg, &acct)
             .map_err(|e| basin_pool::PoolError::Unsupported(e.to_string()))?;
@@ -47,7 +52,10 @@ fn check(os: &Objset, model: &BTreeMap<u64, Vec<u8>>, ctx: &str) {
         let mut got = vec![0xffu8; want.len() + 1000];
         os.read(*id, 0, &mut got).unwrap();
         assert!(got[..want.len()] == want[..], "{ctx}: object {id} differs");
-        assert!(got[want.len()..].iter().all(|&b| b == 0), "{ctx}: object {id} has data past its end");
+        assert!(
+            got[want.len()..].iter().all(|&b| b == 0),
+            "{ctx}: object {id} has data past its end"
+        );
     }
 }
 
@@ -55,16 +63,41 @@ fn check(os: &Objset, model: &BTreeMap<u64, Vec<u8>>, ctx: &str) {
 fn random_operations_match_the_model() {
     let devs: Vec<Arc<dyn BlockDevice>> = vec![Arc::new(MemDevice::new("m0", 256 << 20))];
     let spec = VdevSpec {
-        tops: vec![TopSpec { kind: TopKind::Single, devices: vec![DeviceSpec::Device(devs[0].clone())] }],
+        tops: vec![TopSpec {
+            kind: TopKind::Single,
+            devices: vec![DeviceSpec::Device(devs[0].clone())],
+        }],
     };
-    let pool = Pool::create("dmu", &spec, &CreateOptions { tunables: tunables(), ..Default::default() }).unwrap();
+    let pool = Pool::create(
+        "dmu",
+        &spec,
+        &CreateOptions {
+            tunables: tunables(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let cache = Arc::new(BlockCache::new(64 << 20).unwrap());
-    let os = Objset::open(pool.clone(), cache.clone(), "dmu", BlkPtr::default(), ObjsetType::Meta, false).unwrap();
+    let os = Objset::open(
+        pool.clone(),
+        cache.clone(),
+        "dmu",
+        BlkPtr::default(),
+        ObjsetType::Meta,
+        false,
+    )
+    .unwrap();
     os.set_max_blksz(128 * 1024);
-    let syncer = Arc::new(OsSyncer { os: Mutex::new(Some(os.clone())), cache: cache.clone() });
+    let syncer = Arc::new(OsSyncer {
+        os: Mutex::new(Some(os.clone())),
+        cache: cache.clone(),
+    });
     pool.set_syncer(Some(syncer.clone()));
 
-    let seed: u64 = std::env::var("BASIN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42);
+    let seed: u64 = std::env::var("BASIN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(42);
     eprintln!("seed {seed} (set BASIN_SEED to replay)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
@@ -74,7 +107,9 @@ fn random_operations_match_the_model() {
         let op = rng.gen_range(0..100);
         if model.is_empty() || op < 8 {
             let blksz = [512u32, 4096, 16384, 131072][rng.gen_range(0..4)];
-            let id = os.create_object(txg, ObjectType::PLAIN_FILE, blksz, 0, &[]).unwrap();
+            let id = os
+                .create_object(txg, ObjectType::PLAIN_FILE, blksz, 0, &[])
+                .unwrap();
             model.insert(id, Vec::new());
         } else {
             let ids: Vec<u64> = model.keys().copied().collect();
@@ -86,7 +121,11 @@ fn random_operations_match_the_model() {
                     model.remove(&id);
                 }
                 12..=60 => {
-                    let off = if rng.gen_bool(0.3) { len } else { rng.gen_range(0..len + 300_000) };
+                    let off = if rng.gen_bool(0.3) {
+                        len
+                    } else {
+                        rng.gen_range(0..len + 300_000)
+                    };
                     let n = rng.gen_range(1..200_000usize);
                     let data: Vec<u8> = (0..n).map(|i| (i as u64 ^ off ^ step) as u8).collect();
                     os.write(txg, id, off, &data).unwrap();
@@ -119,7 +158,10 @@ fn random_operations_match_the_model() {
                         os.read(id, off, &mut got).unwrap();
                         let m = &model[&id];
                         let end = (off as usize + n).min(m.len());
-                        assert!(got[..end - off as usize] == m[off as usize..end], "step {step}: read of {id} differs (seed {seed})");
+                        assert!(
+                            got[..end - off as usize] == m[off as usize..end],
+                            "step {step}: read of {id} differs (seed {seed})"
+                        );
                     }
                 }
             }
@@ -127,7 +169,11 @@ fn random_operations_match_the_model() {
         pool.txg().release(txg);
         if rng.gen_bool(0.15) {
             pool.sync().unwrap();
-            check(&os, &model, &format!("step {step} after sync (seed {seed})"));
+            check(
+                &os,
+                &model,
+                &format!("step {step} after sync (seed {seed})"),
+            );
         }
         if step % 200 == 199 {
             // Export and import: everything must come back from disk.
@@ -135,15 +181,37 @@ fn random_operations_match_the_model() {
             *syncer.os.lock() = None;
             pool.export().unwrap();
             let found = scan_devices(&devs);
-            let p2 = Pool::import(&found[0], &ImportOptions { tunables: tunables(), ..Default::default() }).unwrap();
+            let p2 = Pool::import(
+                &found[0],
+                &ImportOptions {
+                    tunables: tunables(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             let cache2 = Arc::new(BlockCache::new(64 << 20).unwrap());
-            os = Objset::open(p2.clone(), cache2.clone(), "dmu", p2.user_root(), ObjsetType::Meta, false).unwrap();
+            os = Objset::open(
+                p2.clone(),
+                cache2.clone(),
+                "dmu",
+                p2.user_root(),
+                ObjsetType::Meta,
+                false,
+            )
+            .unwrap();
             os.set_max_blksz(128 * 1024);
-            check(&os, &model, &format!("step {step} after import (seed {seed})"));
-            let s2 = Arc::new(OsSyncer { os: Mutex::new(Some(os.clone())), cache: cache2 });
+            check(
+                &os,
+                &model,
+                &format!("step {step} after import (seed {seed})"),
+            );
+            let s2 = Arc::new(OsSyncer {
+                os: Mutex::new(Some(os.clone())),
+                cache: cache2,
+            });
             p2.set_syncer(Some(s2.clone()));
             // Keep using the new pool.
-            let _ = std::mem::replace(&mut *syncer.os.lock(), None);
+            syncer.os.lock().take();
             check_space(&p2, &os);
             return_after(&p2, s2, os.clone(), &mut rng, &mut model, seed);
             return;
@@ -161,10 +229,21 @@ fn check_space(pool: &Pool, os: &Objset) {
         os.object_blocks(id, &mut bps).unwrap();
     }
     let c = pool.check_space(&bps).unwrap();
-    assert!(c.problems.is_empty(), "{:?}", &c.problems[..c.problems.len().min(5)]);
+    assert!(
+        c.problems.is_empty(),
+        "{:?}",
+        &c.problems[..c.problems.len().min(5)]
+    );
 }
 
-fn return_after(pool: &Pool, _s: Arc<OsSyncer>, os: Arc<Objset>, rng: &mut impl Rng, model: &mut BTreeMap<u64, Vec<u8>>, seed: u64) {
+fn return_after(
+    pool: &Pool,
+    _s: Arc<OsSyncer>,
+    os: Arc<Objset>,
+    rng: &mut impl Rng,
+    model: &mut BTreeMap<u64, Vec<u8>>,
+    seed: u64,
+) {
     // A second round on the imported pool, with syncs, then a last check.
     for step in 0..200 {
         let txg = pool.txg().hold_raw();
