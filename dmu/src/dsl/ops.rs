@@ -898,131 +898,146 @@ fn plan_destroy(
     defer: bool,
 ) -> Result<Vec<Destroy>> {
     let n = DsName::parse(name)?;
-    let mut plan = Vec::new();
-    let mut seen = BTreeSet::new();
+    let top = st.lookup_dir(&n)?;
+    let subtree = |d: u64| -> Result<Vec<u64>> {
+        let mut v = vec![d];
+        let mut i = 0;
+        while i < v.len() {
+            v.extend(st.dir(v[i])?.children.values().copied());
+            i += 1;
+        }
+        Ok(v)
+    };
+    // What goes: whole filesystems (with their snapshots) and single
+    // snapshots.
+    let mut dirs: BTreeSet<u64> = BTreeSet::new();
+    let mut snaps: BTreeSet<u64> = BTreeSet::new();
+    let mut deferred = Vec::new();
     if let Some(snap) = &n.snap {
-        let dir = st.lookup_dir(&n)?;
-        let mut dirs = vec![dir];
-        if recursive {
-            let mut i = 0;
-            while i < dirs.len() {
-                dirs.extend(st.dir(dirs[i])?.children.values().copied());
-                i += 1;
+        let scope = if recursive { subtree(top)? } else { vec![top] };
+        for d in scope {
+            if let Some(&sid) = st.ds(st.dir(d)?.phys.head)?.snaps.get(snap) {
+                if !st.ds(sid)?.holds.is_empty() && defer {
+                    deferred.push(sid);
+                } else {
+                    snaps.insert(sid);
+                }
             }
         }
-        let mut found = false;
-        for d in dirs {
-            let head = st.dir(d)?.phys.head;
-            if let Some(&sid) = st.ds(head)?.snaps.get(snap) {
-                found = true;
-                plan_snapshot(dsl, st, sid, dependents, defer, &mut plan, &mut seen)?;
-            }
-        }
-        if !found {
+        if snaps.is_empty() && deferred.is_empty() {
             return Err(DmuError::NotFound(format!(
                 "could not find any snapshots to destroy; check snapshot names ('{name}')"
             )));
         }
-        return Ok(plan);
-    }
-    let dir = st.lookup_dir(&n)?;
-    if dir == st.root_dir {
-        return Err(DmuError::Invalid(format!(
-            "cannot destroy '{name}': operation does not apply to pools\nuse 'zfs destroy -r {name}' to destroy all datasets in the pool\nuse 'zpool destroy {name}' to destroy the pool itself"
-        )));
-    }
-    plan_dir(dsl, st, dir, recursive, dependents, &mut plan, &mut seen)?;
-    Ok(plan)
-}
-
-fn plan_dir(
-    dsl: &DslPool,
-    st: &DslState,
-    dir: u64,
-    recursive: bool,
-    dependents: bool,
-    plan: &mut Vec<Destroy>,
-    seen: &mut BTreeSet<u64>,
-) -> Result<()> {
-    let d = st.dir(dir)?;
-    let head = d.phys.head;
-    if !recursive && !d.children.is_empty() {
-        let kids: Vec<String> = d.children.values().map(|c| st.dir_name(*c)).collect();
-        return Err(DmuError::Busy(format!(
-            "cannot destroy '{}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
-            st.dir_name(dir),
-            kids.join("\n")
-        )));
-    }
-    let snaps = st.snapshots_of(head);
-    if !recursive && !snaps.is_empty() {
-        let names: Vec<String> = snaps.iter().map(|s| st.ds_name(*s)).collect();
-        return Err(DmuError::Busy(format!(
-            "cannot destroy '{}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
-            st.dir_name(dir),
-            names.join("\n")
-        )));
-    }
-    for c in d.children.values() {
-        plan_dir(dsl, st, *c, recursive, dependents, plan, seen)?;
-    }
-    for s in snaps.iter().rev() {
-        plan_snapshot(dsl, st, *s, dependents, false, plan, seen)?;
-    }
-    if dsl.objset_busy(head) {
-        return Err(DmuError::Busy(format!(
-            "cannot destroy '{}': dataset is busy",
-            st.dir_name(dir)
-        )));
-    }
-    if seen.insert(head) {
-        plan.push(Destroy::Head(head));
-    }
-    Ok(())
-}
-
-fn plan_snapshot(
-    dsl: &DslPool,
-    st: &DslState,
-    sid: u64,
-    dependents: bool,
-    defer: bool,
-    plan: &mut Vec<Destroy>,
-    seen: &mut BTreeSet<u64>,
-) -> Result<()> {
-    if seen.contains(&sid) {
-        return Ok(());
-    }
-    let s = st.ds(sid)?;
-    if !s.holds.is_empty() {
-        if defer {
-            plan.push(Destroy::Defer(sid));
-            seen.insert(sid);
-            return Ok(());
-        }
-        return Err(DmuError::Busy(format!(
-            "cannot destroy snapshot {}: dataset is busy",
-            st.ds_name(sid)
-        )));
-    }
-    if !s.clones.is_empty() {
-        if !dependents {
-            let names: Vec<String> = s.clones.iter().map(|c| st.ds_name(*c)).collect();
-            return Err(DmuError::Busy(format!(
-                "cannot destroy '{}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
-                st.ds_name(sid),
-                names.join("\n")
+    } else {
+        if top == st.root_dir {
+            return Err(DmuError::Invalid(format!(
+                "cannot destroy '{name}': operation does not apply to pools\nuse 'zfs destroy -r {name}' to destroy all datasets in the pool\nuse 'zpool destroy {name}' to destroy the pool itself"
             )));
         }
-        for c in &s.clones {
-            let cdir = st.ds(*c)?.phys.dir;
-            plan_dir(dsl, st, cdir, true, true, plan, seen)?;
+        let d = st.dir(top)?;
+        if !recursive {
+            let mut kids: Vec<String> = d.children.values().map(|c| st.dir_name(*c)).collect();
+            kids.extend(st.snapshots_of(d.phys.head).iter().map(|s| st.ds_name(*s)));
+            if !kids.is_empty() {
+                return Err(DmuError::Busy(format!(
+                    "cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
+                    kids.join("\n")
+                )));
+            }
+        }
+        dirs.extend(subtree(top)?);
+    }
+    // Clones of doomed snapshots go too with -R; otherwise they stop it.
+    loop {
+        let mut doomed: Vec<u64> = snaps.iter().copied().collect();
+        for d in &dirs {
+            doomed.extend(st.snapshots_of(st.dir(*d)?.phys.head));
+        }
+        let mut grew = false;
+        for sid in doomed {
+            for c in &st.ds(sid)?.clones {
+                let cdir = st.ds(*c)?.phys.dir;
+                if dirs.contains(&cdir) {
+                    continue;
+                }
+                if !dependents {
+                    let names: Vec<String> =
+                        st.ds(sid)?.clones.iter().map(|c| st.ds_name(*c)).collect();
+                    return Err(DmuError::Busy(format!(
+                        "cannot destroy '{}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
+                        st.ds_name(sid),
+                        names.join("\n")
+                    )));
+                }
+                if cdir == st.root_dir {
+                    return Err(DmuError::Busy(format!(
+                        "cannot destroy '{}': the pool's root dataset is a clone of it; promote '{}' first",
+                        st.ds_name(sid),
+                        st.dir_name(cdir)
+                    )));
+                }
+                dirs.extend(subtree(cdir)?);
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
         }
     }
-    if seen.insert(sid) {
+    // Held snapshots and busy datasets stop everything.
+    let mut all_snaps: Vec<u64> = snaps.iter().copied().collect();
+    for d in &dirs {
+        all_snaps.extend(st.snapshots_of(st.dir(*d)?.phys.head));
+    }
+    for sid in &all_snaps {
+        if !st.ds(*sid)?.holds.is_empty() {
+            return Err(DmuError::Busy(format!(
+                "cannot destroy snapshot {}: dataset is busy",
+                st.ds_name(*sid)
+            )));
+        }
+    }
+    for d in &dirs {
+        let head = st.dir(*d)?.phys.head;
+        if dsl.objset_busy(head) {
+            return Err(DmuError::Busy(format!(
+                "cannot destroy '{}': dataset is busy",
+                st.dir_name(*d)
+            )));
+        }
+    }
+    // Order: deepest filesystems first, each with its snapshots (newest
+    // first) before its head, then the single snapshots. A clone may go
+    // after its origin snapshot when both go: nothing reads it meanwhile.
+    let depth = |mut d: u64| {
+        let mut n = 0;
+        while let Some(x) = st.dirs.get(&d) {
+            if x.phys.parent == 0 {
+                break;
+            }
+            n += 1;
+            d = x.phys.parent;
+        }
+        n
+    };
+    let mut order: Vec<u64> = dirs.into_iter().collect();
+    order.sort_by_key(|d| std::cmp::Reverse(depth(*d)));
+    let mut plan = Vec::new();
+    for d in order {
+        let head = st.dir(d)?.phys.head;
+        for sid in st.snapshots_of(head).into_iter().rev() {
+            plan.push(Destroy::Snapshot(sid));
+        }
+        plan.push(Destroy::Head(head));
+    }
+    for sid in snaps {
         plan.push(Destroy::Snapshot(sid));
     }
-    Ok(())
+    for sid in deferred {
+        plan.push(Destroy::Defer(sid));
+    }
+    Ok(plan)
 }
 
 /// Frees the blocks of `bp`'s tree born after `after` (the blocks older
@@ -1061,11 +1076,20 @@ pub(crate) fn destroy_snapshot(dsl: &DslPool, st: &mut DslState, txg: u64, sid: 
     let next = s.next_snap;
     let p_txg = s.prev_snap_txg;
     let dir = s.dir;
+    // Within one destroy, a clone's origin may already be gone.
     let origin_txg = match st.dir(dir)?.phys.origin {
         0 => 0,
-        o => st.ds(o)?.phys.creation_txg,
+        o => st
+            .datasets
+            .get(&o)
+            .map(|o| o.phys.creation_txg)
+            .unwrap_or(p_txg),
     };
-    let prev_in_chain = prev != 0 && st.ds(prev)?.phys.next_snap == sid;
+    let prev_in_chain = prev != 0
+        && st
+            .datasets
+            .get(&prev)
+            .is_some_and(|p| p.phys.next_snap == sid);
     let pp_txg = if prev_in_chain {
         st.ds(prev)?.phys.prev_snap_txg
     } else {
@@ -1101,10 +1125,34 @@ pub(crate) fn destroy_snapshot(dsl: &DslPool, st: &mut DslState, txg: u64, sid: 
         mos.free_object(txg, s.clones_zap)?;
     }
     mos.free_object(txg, sid)?;
+    // What this snapshot shared only with `next` is now unique to it.
+    let next_is_head = st.ds(next)?.snap_name.is_none();
+    let next_unique = if next_is_head {
+        // The head: what its new predecessor does not share.
+        let prev_ref = st
+            .datasets
+            .get(&prev)
+            .map(|p| p.phys.referenced)
+            .unwrap_or(0);
+        if prev != 0 {
+            n.referenced.saturating_sub(prev_ref.saturating_sub(h.used))
+        } else {
+            n.referenced
+        }
+    } else {
+        let nn = n.next_snap;
+        let gained: u64 = deadlist::read_all(mos, st.ds(nn)?.phys.deadlist)?
+            .iter()
+            .filter(|bp| bp.birth > p_txg && bp.birth <= s.creation_txg && bp.birth > origin_txg)
+            .map(|bp| bp.asize())
+            .sum();
+        n.unique + gained
+    };
     {
         let nm = st.ds_mut(next)?;
         nm.phys.prev_snap = prev;
         nm.phys.prev_snap_txg = p_txg;
+        nm.phys.unique = next_unique;
         nm.deadlist = h;
     }
     if prev_in_chain {
@@ -1139,7 +1187,7 @@ pub(crate) fn destroy_head(dsl: &DslPool, st: &mut DslState, txg: u64, head: u64
     let (freed, comp, uncomp) = free_newer(dsl, &h.bp, h.prev_snap_txg, txg)?;
     let _ = (freed, comp, uncomp);
     // A clone leaves its origin.
-    if d.phys.origin != 0 {
+    if d.phys.origin != 0 && st.datasets.contains_key(&d.phys.origin) {
         let o = d.phys.origin;
         let zap = st.ds(o)?.phys.clones_zap;
         if zap != 0 {
