@@ -434,6 +434,9 @@ impl Pool {
 
     /// The pool history, oldest first.
     pub fn history(&self) -> Result<Vec<HistoryRecord>> {
+        // A sync in progress holds records that are neither pending nor in
+        // the chain yet: wait for it.
+        let _quiet = self.0.sync_lock.lock();
         let (mut bp, pending) = {
             let r = self.0.root.lock();
             (r.root.history, r.history_pending.clone())
@@ -590,6 +593,16 @@ impl Pool {
         r
     }
 
+    /// Syncs everything and closes the devices, leaving the labels marked
+    /// active: what a daemon does at shutdown, so that it imports the pool
+    /// again when it starts (the pool is not exported).
+    pub fn close(&self) -> Result<()> {
+        self.check_open()?;
+        let r = self.stop(true);
+        self.close_devices();
+        r
+    }
+
     /// Marks the labels destroyed and closes the devices.
     pub fn destroy(&self) -> Result<()> {
         self.check_open()?;
@@ -642,7 +655,10 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
     loop {
         {
             let Some(inner) = weak.upgrade() else { return };
-            if inner.closed.load(Ordering::Acquire) || inner.txg.failure().is_some() {
+            if inner.closed.load(Ordering::Acquire)
+                || inner.txg.failure().is_some()
+                || inner.txg.is_shutting_down()
+            {
                 return;
             }
             let seq = inner.hb_seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -668,7 +684,10 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
         for _ in 0..(mmp::HEARTBEAT_INTERVAL_MS / 50) {
             std::thread::sleep(Duration::from_millis(50));
             match weak.upgrade() {
-                Some(i) if !i.closed.load(Ordering::Acquire) && i.txg.failure().is_none() => {}
+                Some(i)
+                    if !i.closed.load(Ordering::Acquire)
+                        && i.txg.failure().is_none()
+                        && !i.txg.is_shutting_down() => {}
                 _ => return,
             }
         }

@@ -111,7 +111,12 @@ pub(crate) fn sync_txg(pool: &Pool, txg: u64) -> Result<()> {
 
     {
         let mut rs = inner.root.lock();
+        // Properties changed while this txg synced belong to the next one.
+        let newer_extras = rs.extras_dirty.then(|| rs.root.extras.clone());
         rs.root = root;
+        if let Some(extras) = newer_extras {
+            rs.root.extras = extras;
+        }
         rs.root_bp = root_bp;
         rs.index = index;
         rs.index_bp = index_bp;

@@ -249,6 +249,12 @@ impl TxgState {
         self.st.lock().failed.clone()
     }
 
+    /// True once [`TxgState::shutdown`] or [`TxgState::abort`] was called:
+    /// the pool is being closed.
+    pub fn is_shutting_down(&self) -> bool {
+        self.st.lock().shutdown
+    }
+
     /// Asks the sync thread to sync what is open and stop.
     pub fn shutdown(&self) {
         let mut st = self.st.lock();

@@ -297,3 +297,70 @@ fn pool_properties() {
     let c = pool.get_property("comment").unwrap();
     assert_eq!((c.value.as_str(), c.source.name()), ("hello", "local"));
 }
+
+#[test]
+fn heartbeat_pools_export_and_close_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 1, 64 * MIB);
+    let spec = VdevSpec::parse(&words(&[paths[0].to_str().unwrap()])).unwrap();
+    let tunables = PoolTunables {
+        heartbeat: true,
+        ..PoolTunables::for_tests()
+    };
+    let o = CreateOptions {
+        tunables: tunables.clone(),
+        ..opts()
+    };
+    let io = ImportOptions {
+        tunables,
+        ..iopts()
+    };
+    let pool = Pool::create("tank", &spec, &o).unwrap();
+    pool.export().unwrap();
+    // close() syncs but leaves the labels active, as a daemon's shutdown.
+    let pool = Pool::import(&scan_dirs(&[dir.path().to_path_buf()])[0], &io).unwrap();
+    pool.set_property("comment", "kept").unwrap();
+    pool.close().unwrap();
+    assert!(matches!(pool.sync(), Err(PoolError::Closed(_))));
+    let found = scan_dirs(&[dir.path().to_path_buf()]);
+    assert_eq!(found[0].state, PoolState::Active);
+    let pool = Pool::import(&found[0], &io).unwrap();
+    assert_eq!(pool.get_property("comment").unwrap().value, "kept");
+    pool.export().unwrap();
+}
+
+#[test]
+fn history_and_properties_are_never_lost_to_a_concurrent_sync() {
+    let devs = mem(1, 64 * MIB);
+    let pool = Pool::create("tank", &mem_spec(&devs, TopKind::Single), &opts()).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let syncer = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                pool.sync().unwrap();
+            }
+        })
+    };
+    for i in 0..300 {
+        let cmd = format!("zpool set comment=c{i} tank");
+        // The record starts a sync that the property change races with.
+        pool.log_history(&cmd, false);
+        pool.set_property("comment", &format!("c{i}")).unwrap();
+        let hist = pool.history().unwrap();
+        assert_eq!(
+            hist.last().map(|r| r.command.as_str()),
+            Some(cmd.as_str()),
+            "round {i}"
+        );
+        pool.sync().unwrap();
+        assert_eq!(
+            pool.get_property("comment").unwrap().value,
+            format!("c{i}"),
+            "round {i}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    syncer.join().unwrap();
+    pool.export().unwrap();
+}
