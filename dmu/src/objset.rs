@@ -587,6 +587,21 @@ impl Objset {
         }
     }
 
+    /// True when block `blkid` of object `id` holds data (written, not a
+    /// hole), for SEEK_DATA and SEEK_HOLE.
+    pub fn block_has_data(&self, id: u64, blkid: u64) -> Result<bool> {
+        let o = self.existing(id)?;
+        let src = {
+            let i = o.inner.lock();
+            Self::source(&i, blkid)
+        };
+        match src {
+            Source::Dirty(_) => Ok(true),
+            Source::Zero => Ok(false),
+            Source::Tree => Ok(!self.find_bp(&o, 0, blkid)?.is_hole()),
+        }
+    }
+
     /// Reads `buf.len()` bytes of object `id` at `offset` (holes and
     /// unwritten space read as zeros).
     pub fn read(&self, id: u64, offset: u64, buf: &mut [u8]) -> Result<()> {

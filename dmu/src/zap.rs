@@ -8,8 +8,8 @@
 //! splits in two, doubling the table when needed. A lookup reads at most
 //! three blocks whatever the number of entries.
 //!
-//! Entries are ordered by a 64-bit cookie: the top 48 bits of the name's
-//! hash and a 16-bit collision differentiator. The cookie of an entry never
+//! Entries are ordered by a cookie below 2^62: the top 46 bits of the
+//! name's hash and a 16-bit collision differentiator. The cookie of an entry never
 //! changes, so iteration can resume from it (directory offsets).
 //!
 //! Layouts (little-endian, blocks of [`ZAP_BLOCK`] bytes):
@@ -43,6 +43,9 @@ const EMBED_OFF: usize = 1024;
 const EMBED_PTRS: u64 = 1024;
 const PTRS_PER_BLOCK: u64 = (ZAP_BLOCK / 8) as u64;
 const MAX_DEPTH: u8 = 40;
+/// Low hash bits left out of a cookie, so that cookies stay below 2^62
+/// (directory offsets must fit a signed 64-bit number with room to spare).
+const COOKIE_DROP: u32 = 18;
 
 /// One entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +68,7 @@ struct Entry {
 
 impl Entry {
     fn cookie(&self) -> u64 {
-        (self.hash & !0xffff) | self.cd as u64
+        ((self.hash >> COOKIE_DROP) << 16) | self.cd as u64
     }
 
     fn size(&self) -> usize {
@@ -392,11 +395,11 @@ impl<'a> Zap<'a> {
             };
         }
         let Some(v) = value else { return Ok(None) };
-        let base = hash & !0xffff;
+        let base = hash >> COOKIE_DROP;
         let mut cd = 0u16;
         while entries
             .iter()
-            .any(|e| e.hash & !0xffff == base && e.cd == cd)
+            .any(|e| e.hash >> COOKIE_DROP == base && e.cd == cd)
         {
             cd = cd
                 .checked_add(1)
@@ -621,7 +624,7 @@ impl<'a> Zap<'a> {
                 let mut idx = if h.depth == 0 {
                     0
                 } else {
-                    from >> (64 - h.depth as u32)
+                    (from << (COOKIE_DROP - 16)) >> (64 - h.depth as u32)
                 };
                 while idx < n && out.len() < max {
                     let blk = self.table_get(&h, &b0, idx)?;
@@ -646,6 +649,57 @@ impl<'a> Zap<'a> {
     pub fn list(&self) -> Result<Vec<ZapEntry>> {
         self.list_from(0, usize::MAX)
     }
+}
+
+/// Runs every ZAP block decoder over `bytes` taken as one block (padded or
+/// cut to [`ZAP_BLOCK`]): the micro form, the fat header with its embedded
+/// pointer table, and a leaf, which must encode back to what it decoded.
+/// For the fuzz targets; returns the number of entries decoded.
+#[doc(hidden)]
+pub fn fuzz_decode(bytes: &[u8]) -> usize {
+    let mut b = vec![0u8; ZAP_BLOCK];
+    let n = bytes.len().min(ZAP_BLOCK);
+    b[..n].copy_from_slice(&bytes[..n]);
+    let mut decoded = 0;
+    match le64(&b, 0) {
+        MICRO_MAGIC => {
+            let count = u32::from_le_bytes(b[8..12].try_into().expect("4")) as usize;
+            if let Ok(e) = decode_entries(&b, MICRO_HEADER, count, "micro ZAP") {
+                decoded += e.len();
+            }
+        }
+        FAT_MAGIC => {
+            if let Ok(h) = FatHeader::decode(&b) {
+                if h.table_start == 0 {
+                    for idx in 0..1u64 << h.depth {
+                        let _ = le64(&b, EMBED_OFF + idx as usize * 8);
+                    }
+                }
+                let mut again = vec![0u8; ZAP_BLOCK];
+                h.write_into(&mut again);
+                let back = FatHeader::decode(&again).expect("an encoded header decodes");
+                assert_eq!(
+                    (back.entries, back.depth, back.table_start),
+                    (h.entries, h.depth, h.table_start)
+                );
+                assert_eq!((back.table_blocks, back.next_free), (h.table_blocks, h.next_free));
+            }
+        }
+        _ => {}
+    }
+    if let Ok(leaf) = Leaf::decode(&b) {
+        decoded += leaf.entries.len();
+        if leaf.fits() {
+            let back = Leaf::decode(&leaf.encode()).expect("an encoded leaf decodes");
+            assert_eq!(back.prefix, leaf.prefix);
+            assert_eq!(back.prefix_len, leaf.prefix_len);
+            assert_eq!(back.entries.len(), leaf.entries.len());
+            for (x, y) in back.entries.iter().zip(&leaf.entries) {
+                assert_eq!((x.hash, x.cd, &x.name, &x.value), (y.hash, y.cd, &y.name, &y.value));
+            }
+        }
+    }
+    decoded
 }
 
 #[cfg(test)]

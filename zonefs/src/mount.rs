@@ -1,0 +1,205 @@
+//! Mounting datasets through FUSE and unmounting them: a busy unmount fails
+//! unless forced; the kernel unmounts by itself if the daemon dies
+//! (`auto_unmount`), and leftovers are swept at the next start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use basin_dmu::DslPool;
+use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+
+use crate::error::{err, FsError, Result};
+use crate::fs::Zfs;
+use crate::fuse::{FuseFs, MountOptions};
+
+/// The filesystem type Basin's mounts show in /proc/mounts.
+pub const FSTYPE: &str = "fuse.basin";
+
+/// A mounted dataset.
+pub struct Mount {
+    dataset: String,
+    path: PathBuf,
+    fs: Arc<Zfs>,
+    session: Option<BackgroundSession>,
+}
+
+/// Options of one mount, from the dataset's properties.
+#[derive(Clone, Debug, Default)]
+pub struct MountRequest {
+    /// Behaviour of the filesystem.
+    pub fs: MountOptions,
+    /// `exec=off`.
+    pub noexec: bool,
+    /// `setuid=off`.
+    pub nosuid: bool,
+    /// `devices=off`.
+    pub nodev: bool,
+    /// FUSE worker threads.
+    pub threads: usize,
+}
+
+fn threads(req: &MountRequest) -> usize {
+    if req.threads > 0 {
+        req.threads
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8)
+    }
+}
+
+/// Mounts `dataset` at `path` (created if missing).
+pub fn mount(dsl: Arc<DslPool>, dataset: &str, path: &Path, req: &MountRequest) -> Result<Mount> {
+    if !path.is_absolute() {
+        return err(libc::EINVAL, format!("mountpoint '{}' is not absolute", path.display()));
+    }
+    std::fs::create_dir_all(path).map_err(|e| FsError::errno(e.raw_os_error().unwrap_or(libc::EIO), format!("cannot create '{}': {e}", path.display())))?;
+    if is_mounted(path) {
+        return err(libc::EBUSY, format!("'{}' is already a mountpoint", path.display()));
+    }
+    let fs = Zfs::open(dsl, dataset)?;
+    let mut opts = req.fs.clone();
+    opts.read_only |= fs.is_read_only();
+    let mut mount_options = vec![
+        MountOption::FSName(dataset.to_string()),
+        MountOption::Subtype("basin".into()),
+        MountOption::DefaultPermissions,
+        MountOption::AutoUnmount,
+        if opts.read_only { MountOption::RO } else { MountOption::RW },
+        if opts.atime { MountOption::Atime } else { MountOption::NoAtime },
+    ];
+    if req.noexec {
+        mount_options.push(MountOption::NoExec);
+    }
+    if req.nosuid {
+        mount_options.push(MountOption::NoSuid);
+    } else {
+        mount_options.push(MountOption::Suid);
+    }
+    if req.nodev {
+        mount_options.push(MountOption::NoDev);
+    } else {
+        mount_options.push(MountOption::Dev);
+    }
+    let mut config = Config::default();
+    config.mount_options = mount_options;
+    config.acl = SessionACL::All;
+    config.n_threads = Some(threads(req));
+    config.clone_fd = true;
+    let session = fuser::spawn_mount(FuseFs::new(fs.clone(), opts), path, &config)
+        .map_err(|e| FsError::errno(e.raw_os_error().unwrap_or(libc::EIO), format!("cannot mount '{dataset}' on '{}': {e}", path.display())))?;
+    Ok(Mount {
+        dataset: dataset.to_string(),
+        path: path.to_path_buf(),
+        fs,
+        session: Some(session),
+    })
+}
+
+impl Mount {
+    /// The dataset.
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its POSIX layer.
+    pub fn fs(&self) -> &Arc<Zfs> {
+        &self.fs
+    }
+
+    /// Unmounts: fails with EBUSY when files are in use, unless `force`
+    /// (then the mount is detached and goes when the last user leaves).
+    pub fn unmount(mut self, force: bool) -> Result<()> {
+        match nix::mount::umount2(&self.path, nix::mount::MntFlags::empty()) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EBUSY) if !force => {
+                return err(libc::EBUSY, format!("cannot unmount '{}': target is busy", self.path.display()));
+            }
+            Err(nix::errno::Errno::EBUSY) => {
+                nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH)
+                    .map_err(|e| FsError::errno(e as i32, format!("cannot unmount '{}': {e}", self.path.display())))?;
+            }
+            Err(nix::errno::Errno::EINVAL) => {} // Not mounted any more.
+            Err(e) => return err(e as i32, format!("cannot unmount '{}': {e}", self.path.display())),
+        }
+        if let Some(s) = self.session.take() {
+            let _ = s.join();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+            let _ = s.join();
+        }
+    }
+}
+
+/// True when `path` is a mountpoint.
+pub fn is_mounted(path: &Path) -> bool {
+    mounts().iter().any(|(_, p, _)| Path::new(p) == path)
+}
+
+/// (source, mountpoint, fstype) of every mount of this system.
+pub fn mounts() -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            let src = f.next()?;
+            let mp = f.next()?;
+            let ty = f.next()?;
+            Some((unescape(src), unescape(mp), ty.to_string()))
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    // /proc/mounts escapes space, tab, newline and backslash as \ooo.
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Detaches Basin mounts of `pools` left behind by a daemon that died;
+/// returns the mountpoints swept.
+pub fn sweep_stale(pools: &[String]) -> Vec<String> {
+    let mut swept = Vec::new();
+    for (src, mp, ty) in mounts() {
+        if ty != FSTYPE {
+            continue;
+        }
+        let pool = src.split(['/', '@']).next().unwrap_or("");
+        if !pools.is_empty() && !pools.iter().any(|p| p == pool) {
+            continue;
+        }
+        // A live mount answers stat; a dead one says ENOTCONN.
+        if let Err(e) = std::fs::metadata(&mp) {
+            if e.raw_os_error() == Some(libc::ENOTCONN) || e.raw_os_error() == Some(libc::ECONNABORTED) {
+                let _ = nix::mount::umount2(Path::new(&mp), nix::mount::MntFlags::MNT_DETACH);
+                swept.push(mp);
+            }
+        }
+    }
+    swept
+}
