@@ -26,8 +26,22 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The POSIX conformance suite runs as root against a mounted dataset and
+# switches to these users.
+if [ "$(id -u)" = 0 ] && ! id tests >/dev/null 2>&1; then
+  groupadd -f tests
+  useradd -g tests -M -s /usr/sbin/nologin tests
+fi
+
 if ! have_cmd cargo; then
   echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
+fi
+if ! have_cmd pjdfstest && [ -x "$HOME/.cargo/bin/pjdfstest" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! have_cmd pjdfstest; then
+  echo "setup: installing pjdfstest" >&2
+  cargo install -q --locked pjdfstest --version 0.2.2
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true

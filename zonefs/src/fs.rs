@@ -136,7 +136,11 @@ impl Zfs {
     pub fn open(dsl: Arc<DslPool>, name: &str) -> Result<Arc<Zfs>> {
         let os = dsl.objset(name)?;
         let ds = dsl.dataset_id(name)?;
-        let read_only = os.is_read_only() || dsl.get_prop(name, "readonly").map(|p| p.value == "on").unwrap_or(false);
+        let read_only = os.is_read_only()
+            || dsl
+                .get_prop(name, "readonly")
+                .map(|p| p.value == "on")
+                .unwrap_or(false);
         let fs = Arc::new(Zfs {
             dsl,
             name: name.to_string(),
@@ -182,7 +186,14 @@ impl Zfs {
         let tx = self.dsl.assign(self.ds, 64 * 1024, false)?;
         let txg = tx.txg();
         let now = Timespec::now();
-        self.os.claim_object(txg, MASTER_OBJ, ObjectType::MASTER_NODE, basin_dmu::zap::ZAP_BLOCK as u32, 0, &[])?;
+        self.os.claim_object(
+            txg,
+            MASTER_OBJ,
+            ObjectType::MASTER_NODE,
+            basin_dmu::zap::ZAP_BLOCK as u32,
+            0,
+            &[],
+        )?;
         let root = Znode {
             mode: libc::S_IFDIR | 0o755,
             links: 2,
@@ -194,8 +205,22 @@ impl Zfs {
             gen: txg,
             ..Default::default()
         };
-        self.os.claim_object(txg, ROOT_OBJ, ObjectType::DIRECTORY, basin_dmu::zap::ZAP_BLOCK as u32, BONUS_ZNODE, &root.encode())?;
-        self.os.claim_object(txg, DELETE_QUEUE_OBJ, ObjectType::DELETE_QUEUE, basin_dmu::zap::ZAP_BLOCK as u32, 0, &[])?;
+        self.os.claim_object(
+            txg,
+            ROOT_OBJ,
+            ObjectType::DIRECTORY,
+            basin_dmu::zap::ZAP_BLOCK as u32,
+            BONUS_ZNODE,
+            &root.encode(),
+        )?;
+        self.os.claim_object(
+            txg,
+            DELETE_QUEUE_OBJ,
+            ObjectType::DELETE_QUEUE,
+            basin_dmu::zap::ZAP_BLOCK as u32,
+            0,
+            &[],
+        )?;
         let m = Zap::new(&self.os, MASTER_OBJ);
         m.update_u64(txg, "VERSION", 1)?;
         m.update_u64(txg, "ROOT", ROOT_OBJ)?;
@@ -212,7 +237,12 @@ impl Zfs {
         }
         let tx = self.dsl.assign(self.ds, 0, true)?;
         for e in entries {
-            let obj = u64::from_le_bytes(e.value.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
+            let obj = u64::from_le_bytes(
+                e.value
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or([0; 8]),
+            );
             if obj > DELETE_QUEUE_OBJ && self.os.exists(obj)? {
                 self.free_object(tx.txg(), obj)?;
             }
@@ -236,7 +266,9 @@ impl Zfs {
     /// The znode of `obj`.
     pub fn znode(&self, obj: u64) -> Result<Znode> {
         let b = self.os.bonus(obj).map_err(|e| match e {
-            basin_dmu::DmuError::NotFound(_) => FsError::errno(libc::ENOENT, format!("object {obj}")),
+            basin_dmu::DmuError::NotFound(_) => {
+                FsError::errno(libc::ENOENT, format!("object {obj}"))
+            }
             other => other.into(),
         })?;
         Znode::decode(&b)
@@ -247,7 +279,12 @@ impl Zfs {
     }
 
     /// Read-modify-write of a znode under the object's lock.
-    fn update(&self, txg: u64, obj: u64, f: impl FnOnce(&mut Znode) -> Result<()>) -> Result<Znode> {
+    fn update(
+        &self,
+        txg: u64,
+        obj: u64,
+        f: impl FnOnce(&mut Znode) -> Result<()>,
+    ) -> Result<Znode> {
         self.os.with_lock(obj, true, || {
             let mut z = self.znode(obj)?;
             f(&mut z)?;
@@ -299,15 +336,34 @@ impl Zfs {
     /// Creates a node of `mode` (regular file, device, FIFO, socket,
     /// symlink or directory) named `name` in `dir`.
     #[allow(clippy::too_many_arguments)]
-    pub fn create(&self, dir: u64, name: &[u8], mode: u32, uid: u32, gid: u32, rdev: u64, target: Option<&[u8]>) -> Result<Attr> {
+    pub fn create(
+        &self,
+        dir: u64,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        rdev: u64,
+        target: Option<&[u8]>,
+    ) -> Result<Attr> {
         name_ok(name)?;
         let kind = mode & libc::S_IFMT;
         if let Some(t) = target {
             if t.is_empty() || t.len() > PATH_MAX {
-                return err(if t.is_empty() { libc::ENOENT } else { libc::ENAMETOOLONG }, "bad symlink target");
+                return err(
+                    if t.is_empty() {
+                        libc::ENOENT
+                    } else {
+                        libc::ENAMETOOLONG
+                    },
+                    "bad symlink target",
+                );
             }
         }
-        let tx = self.tx(16 * 1024 + target.map(|t| t.len() as u64).unwrap_or(0), false)?;
+        let tx = self.tx(
+            16 * 1024 + target.map(|t| t.len() as u64).unwrap_or(0),
+            false,
+        )?;
         let txg = tx.txg();
         let _ns = self.ns.lock();
         let dz = self.znode(dir)?;
@@ -323,7 +379,14 @@ impl Zfs {
         let now = Timespec::now();
         // A directory with the setgid bit passes its group on.
         let (gid, mode) = if dz.mode & libc::S_ISGID != 0 {
-            (dz.gid, if kind == libc::S_IFDIR { mode | libc::S_ISGID } else { mode })
+            (
+                dz.gid,
+                if kind == libc::S_IFDIR {
+                    mode | libc::S_ISGID
+                } else {
+                    mode
+                },
+            )
         } else {
             (gid, mode)
         };
@@ -347,14 +410,20 @@ impl Zfs {
             libc::S_IFLNK => ObjectType::SYMLINK,
             _ => ObjectType::PLAIN_FILE,
         };
-        let blksz = if kind == libc::S_IFDIR { basin_dmu::zap::ZAP_BLOCK as u32 } else { 512 };
+        let blksz = if kind == libc::S_IFDIR {
+            basin_dmu::zap::ZAP_BLOCK as u32
+        } else {
+            512
+        };
         if let Some(t) = target {
             z.size = t.len() as u64;
             if t.len() <= INLINE_MAX {
                 z.inline = t.to_vec();
             }
         }
-        let obj = self.os.create_object(txg, ty, blksz, BONUS_ZNODE, &z.encode())?;
+        let obj = self
+            .os
+            .create_object(txg, ty, blksz, BONUS_ZNODE, &z.encode())?;
         if let Some(t) = target {
             if t.len() > INLINE_MAX {
                 self.os.write(txg, obj, 0, t)?;
@@ -370,12 +439,8 @@ impl Zfs {
             d.ctime = now;
             Ok(())
         })?;
-        Ok(Attr {
-            obj,
-            z,
-            allocated: 0,
-            blksize: 4096,
-        })
+        let _ = z;
+        self.getattr(obj)
     }
 
     /// Adds a hard link `newname` in `newdir` to `obj`.
@@ -468,7 +533,11 @@ impl Zfs {
     /// holds the file; otherwise queue it for freeing.
     fn drop_link(&self, txg: u64, obj: u64, now: Timespec) -> Result<()> {
         let z = self.update(txg, obj, |z| {
-            z.links = if z.is_dir() { 0 } else { z.links.saturating_sub(1) };
+            z.links = if z.is_dir() {
+                0
+            } else {
+                z.links.saturating_sub(1)
+            };
             z.ctime = now;
             Ok(())
         })?;
@@ -476,7 +545,11 @@ impl Zfs {
             return Ok(());
         }
         if self.holds.lock().get(&obj).copied().unwrap_or(0) > 0 {
-            Zap::new(&self.os, DELETE_QUEUE_OBJ).update(txg, obj.to_string().as_bytes(), &obj.to_le_bytes())?;
+            Zap::new(&self.os, DELETE_QUEUE_OBJ).update(
+                txg,
+                obj.to_string().as_bytes(),
+                &obj.to_le_bytes(),
+            )?;
             Ok(())
         } else {
             self.free_object(txg, obj)
@@ -544,11 +617,21 @@ impl Zfs {
     }
 
     /// Renames `dir/name` to `newdir/newname`.
-    pub fn rename(&self, dir: u64, name: &[u8], newdir: u64, newname: &[u8], flags: RenameFlags) -> Result<()> {
+    pub fn rename(
+        &self,
+        dir: u64,
+        name: &[u8],
+        newdir: u64,
+        newname: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         name_ok(name)?;
         name_ok(newname)?;
         if flags.noreplace && flags.exchange {
-            return err(libc::EINVAL, "RENAME_NOREPLACE and RENAME_EXCHANGE together");
+            return err(
+                libc::EINVAL,
+                "RENAME_NOREPLACE and RENAME_EXCHANGE together",
+            );
         }
         let tx = self.tx(8192, true)?;
         let txg = tx.txg();
@@ -700,7 +783,14 @@ impl Zfs {
     /// Writes `data` at `offset` (at the end when `append`); returns the
     /// bytes written. Clears set-user-id and set-group-id bits when
     /// `kill_suid`.
-    pub fn write(&self, obj: u64, offset: u64, data: &[u8], append: bool, kill_suid: bool) -> Result<u32> {
+    pub fn write(
+        &self,
+        obj: u64,
+        offset: u64,
+        data: &[u8],
+        append: bool,
+        kill_suid: bool,
+    ) -> Result<u32> {
         if data.is_empty() {
             return Ok(0);
         }
@@ -846,7 +936,8 @@ impl Zfs {
     pub fn fallocate(&self, obj: u64, offset: u64, len: u64, mode: i32) -> Result<()> {
         let punch = mode & libc::FALLOC_FL_PUNCH_HOLE != 0;
         let keep = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
-        if mode & !(libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE) != 0 || (punch && !keep) {
+        if mode & !(libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE) != 0 || (punch && !keep)
+        {
             return err(libc::EOPNOTSUPP, "unsupported fallocate mode");
         }
         let end = offset
@@ -916,7 +1007,14 @@ impl Zfs {
 
     /// Sets an extended attribute (`create`: XATTR_CREATE, `replace`:
     /// XATTR_REPLACE).
-    pub fn setxattr(&self, obj: u64, name: &[u8], value: &[u8], create: bool, replace: bool) -> Result<()> {
+    pub fn setxattr(
+        &self,
+        obj: u64,
+        name: &[u8],
+        value: &[u8],
+        create: bool,
+        replace: bool,
+    ) -> Result<()> {
         if name.is_empty() || name.len() > NAME_MAX {
             return err(libc::ERANGE, "bad attribute name");
         }
@@ -960,7 +1058,11 @@ impl Zfs {
         if xd == 0 {
             return Ok(Vec::new());
         }
-        Ok(Zap::new(&self.os, xd).list()?.into_iter().map(|e| e.name).collect())
+        Ok(Zap::new(&self.os, xd)
+            .list()?
+            .into_iter()
+            .map(|e| e.name)
+            .collect())
     }
 
     /// Removes an extended attribute.

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner, OpenFlags,
-    RenameFlags as FuseRenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags as FuseRenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use parking_lot::RwLock;
 
@@ -201,7 +202,11 @@ impl FuseFs {
     fn reply_entry(&self, fs: &Arc<Zfs>, a: &Attr, reply: ReplyEntry) {
         let slot = self.slot_of(fs);
         fs.hold(a.obj);
-        reply.entry(&self.ttl(slot), &self.file_attr(slot, a), Generation(a.z.gen));
+        reply.entry(
+            &self.ttl(slot),
+            &self.file_attr(slot, a),
+            Generation(a.z.gen),
+        );
     }
 
     /// The snapshot `name` of the live dataset, mounted in a slot.
@@ -274,7 +279,11 @@ impl Filesystem for FuseFs {
                 Ok((slot, fs)) => match fs.getattr(ROOT_OBJ) {
                     Ok(a) => {
                         fs.hold(ROOT_OBJ);
-                        reply.entry(&self.ttl(slot), &self.file_attr(slot, &a), Generation(a.z.gen))
+                        reply.entry(
+                            &self.ttl(slot),
+                            &self.file_attr(slot, &a),
+                            Generation(a.z.gen),
+                        )
                     }
                     Err(_) => {
                         // A snapshot of a filesystem never mounted: empty.
@@ -359,22 +368,65 @@ impl Filesystem for FuseFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.obj(ino).and_then(|(fs, o)| fs.readlink(o).map_err(|e| errno(&e))) {
+        match self
+            .obj(ino)
+            .and_then(|(fs, o)| fs.readlink(o).map_err(|e| errno(&e)))
+        {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(e),
         }
     }
 
-    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
         self.make(req, parent, name, mode & !umask, rdev as u64, None, reply)
     }
 
-    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
-        self.make(req, parent, name, libc::S_IFDIR | (mode & !umask & 0o7777), 0, None, reply)
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        self.make(
+            req,
+            parent,
+            name,
+            libc::S_IFDIR | (mode & !umask & 0o7777),
+            0,
+            None,
+            reply,
+        )
     }
 
-    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
-        self.make(req, parent, link_name, libc::S_IFLNK | 0o777, 0, Some(target.as_os_str().as_bytes()), reply)
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &std::path::Path,
+        reply: ReplyEntry,
+    ) {
+        self.make(
+            req,
+            parent,
+            link_name,
+            libc::S_IFLNK | 0o777,
+            0,
+            Some(target.as_os_str().as_bytes()),
+            reply,
+        )
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -410,7 +462,8 @@ impl Filesystem for FuseFs {
             if bits & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
                 return Err(Errno::EINVAL);
             }
-            fs.rename(d, name.as_bytes(), nd, newname.as_bytes(), f).map_err(|e| errno(&e))
+            fs.rename(d, name.as_bytes(), nd, newname.as_bytes(), f)
+                .map_err(|e| errno(&e))
         })();
         match r {
             Ok(()) => reply.ok(),
@@ -418,7 +471,14 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
         let r = (|| -> Result<(Arc<Zfs>, Attr), Errno> {
             let (fs, o) = self.obj(ino)?;
             let (fs2, nd) = self.obj(newparent)?;
@@ -509,12 +569,29 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
         reply.ok()
     }
 
-    fn fsync(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
-        match self.obj(ino).and_then(|(fs, o)| fs.fsync(o).map_err(|e| errno(&e))) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self
+            .obj(ino)
+            .and_then(|(fs, o)| fs.fsync(o).map_err(|e| errno(&e)))
+        {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
@@ -527,7 +604,14 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
         // Offsets: 1 after ".", 2 after "..", 3 after ".zfs", then a
         // ZAP cookie + 3.
         let target = match self.target(ino) {
@@ -563,7 +647,12 @@ impl Filesystem for FuseFs {
                 for (i, n) in names.iter().enumerate().skip((off - 2) as usize) {
                     // Inode numbers of unvisited snapshots are placeholders;
                     // a lookup gives the real one.
-                    if reply.add(INodeNo(CTL_SNAPDIR + 1 + i as u64), 3 + i as u64, FileType::Directory, n) {
+                    if reply.add(
+                        INodeNo(CTL_SNAPDIR + 1 + i as u64),
+                        3 + i as u64,
+                        FileType::Directory,
+                        n,
+                    ) {
                         break;
                     }
                 }
@@ -572,7 +661,11 @@ impl Filesystem for FuseFs {
             Target::Obj(fs, dir) => {
                 let slot = self.slot_of(&fs);
                 if off == 2 {
-                    if dir == ROOT_OBJ && slot == 0 && self.opts.snapdir_visible && reply.add(INodeNo(CTL_ROOT), 3, FileType::Directory, ".zfs") {
+                    if dir == ROOT_OBJ
+                        && slot == 0
+                        && self.opts.snapdir_visible
+                        && reply.add(INodeNo(CTL_ROOT), 3, FileType::Directory, ".zfs")
+                    {
                         return reply.ok();
                     }
                     off = 3;
@@ -607,23 +700,54 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn fsyncdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         self.fsync(_req, ino, fh, datasync, reply)
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         match self.live.statfs() {
-            Ok(s) => reply.statfs(s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, crate::fs::NAME_MAX as u32, s.bsize),
+            Ok(s) => reply.statfs(
+                s.blocks,
+                s.bfree,
+                s.bavail,
+                s.files,
+                s.ffree,
+                s.bsize,
+                crate::fs::NAME_MAX as u32,
+                s.bsize,
+            ),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
-    fn setxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, value: &[u8], flags: i32, _position: u32, reply: ReplyEmpty) {
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
         let r = (|| -> Result<(), Errno> {
             let (fs, o) = self.obj(ino)?;
             self.writable(&fs)?;
-            fs.setxattr(o, name.as_bytes(), value, flags & libc::XATTR_CREATE != 0, flags & libc::XATTR_REPLACE != 0)
-                .map_err(|e| errno(&e))
+            fs.setxattr(
+                o,
+                name.as_bytes(),
+                value,
+                flags & libc::XATTR_CREATE != 0,
+                flags & libc::XATTR_REPLACE != 0,
+            )
+            .map_err(|e| errno(&e))
         })();
         match r {
             Ok(()) => reply.ok(),
@@ -632,7 +756,10 @@ impl Filesystem for FuseFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        match self.obj(ino).and_then(|(fs, o)| fs.getxattr(o, name.as_bytes()).map_err(|e| errno(&e))) {
+        match self
+            .obj(ino)
+            .and_then(|(fs, o)| fs.getxattr(o, name.as_bytes()).map_err(|e| errno(&e)))
+        {
             Ok(v) => {
                 if size == 0 {
                     reply.size(v.len() as u32)
@@ -647,7 +774,10 @@ impl Filesystem for FuseFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        match self.obj(ino).and_then(|(fs, o)| fs.listxattr(o).map_err(|e| errno(&e))) {
+        match self
+            .obj(ino)
+            .and_then(|(fs, o)| fs.listxattr(o).map_err(|e| errno(&e)))
+        {
             Ok(names) => {
                 let mut buf = Vec::new();
                 for n in names {
@@ -683,24 +813,50 @@ impl Filesystem for FuseFs {
         reply.ok()
     }
 
-    fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, _flags: i32, reply: ReplyCreate) {
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
         let r = (|| -> Result<(Arc<Zfs>, Attr), Errno> {
             let (fs, d) = self.obj(parent)?;
             self.writable(&fs)?;
             let mode = libc::S_IFREG | (mode & !umask & 0o7777);
-            let a = fs.create(d, name.as_bytes(), mode, req.uid(), req.gid(), 0, None).map_err(|e| errno(&e))?;
+            let a = fs
+                .create(d, name.as_bytes(), mode, req.uid(), req.gid(), 0, None)
+                .map_err(|e| errno(&e))?;
             Ok((fs, a))
         })();
         match r {
             Ok((fs, a)) => {
                 fs.hold(a.obj);
-                reply.created(&self.opts.ttl, &self.file_attr(0, &a), Generation(a.z.gen), FileHandle(0), FopenFlags::empty())
+                reply.created(
+                    &self.opts.ttl,
+                    &self.file_attr(0, &a),
+                    Generation(a.z.gen),
+                    FileHandle(0),
+                    FopenFlags::empty(),
+                )
             }
             Err(e) => reply.error(e),
         }
     }
 
-    fn fallocate(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
+    fn fallocate(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
         let r = (|| -> Result<(), Errno> {
             let (fs, o) = self.obj(ino)?;
             self.writable(&fs)?;
@@ -712,7 +868,15 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn lseek(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+    fn lseek(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
         let r = (|| -> Result<i64, Errno> {
             let (fs, o) = self.obj(ino)?;
             match whence {
@@ -736,11 +900,22 @@ impl Filesystem for FuseFs {
 
 impl FuseFs {
     #[allow(clippy::too_many_arguments)]
-    fn make(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, rdev: u64, target: Option<&[u8]>, reply: ReplyEntry) {
+    fn make(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        rdev: u64,
+        target: Option<&[u8]>,
+        reply: ReplyEntry,
+    ) {
         let r = (|| -> Result<(Arc<Zfs>, Attr), Errno> {
             let (fs, d) = self.obj(parent)?;
             self.writable(&fs)?;
-            let a = fs.create(d, name.as_bytes(), mode, req.uid(), req.gid(), rdev, target).map_err(|e| errno(&e))?;
+            let a = fs
+                .create(d, name.as_bytes(), mode, req.uid(), req.gid(), rdev, target)
+                .map_err(|e| errno(&e))?;
             Ok((fs, a))
         })();
         match r {

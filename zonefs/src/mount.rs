@@ -52,11 +52,22 @@ fn threads(req: &MountRequest) -> usize {
 /// Mounts `dataset` at `path` (created if missing).
 pub fn mount(dsl: Arc<DslPool>, dataset: &str, path: &Path, req: &MountRequest) -> Result<Mount> {
     if !path.is_absolute() {
-        return err(libc::EINVAL, format!("mountpoint '{}' is not absolute", path.display()));
+        return err(
+            libc::EINVAL,
+            format!("mountpoint '{}' is not absolute", path.display()),
+        );
     }
-    std::fs::create_dir_all(path).map_err(|e| FsError::errno(e.raw_os_error().unwrap_or(libc::EIO), format!("cannot create '{}': {e}", path.display())))?;
+    std::fs::create_dir_all(path).map_err(|e| {
+        FsError::errno(
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("cannot create '{}': {e}", path.display()),
+        )
+    })?;
     if is_mounted(path) {
-        return err(libc::EBUSY, format!("'{}' is already a mountpoint", path.display()));
+        return err(
+            libc::EBUSY,
+            format!("'{}' is already a mountpoint", path.display()),
+        );
     }
     let fs = Zfs::open(dsl, dataset)?;
     let mut opts = req.fs.clone();
@@ -66,8 +77,16 @@ pub fn mount(dsl: Arc<DslPool>, dataset: &str, path: &Path, req: &MountRequest) 
         MountOption::Subtype("basin".into()),
         MountOption::DefaultPermissions,
         MountOption::AutoUnmount,
-        if opts.read_only { MountOption::RO } else { MountOption::RW },
-        if opts.atime { MountOption::Atime } else { MountOption::NoAtime },
+        if opts.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        },
+        if opts.atime {
+            MountOption::Atime
+        } else {
+            MountOption::NoAtime
+        },
     ];
     if req.noexec {
         mount_options.push(MountOption::NoExec);
@@ -87,8 +106,13 @@ pub fn mount(dsl: Arc<DslPool>, dataset: &str, path: &Path, req: &MountRequest) 
     config.acl = SessionACL::All;
     config.n_threads = Some(threads(req));
     config.clone_fd = true;
-    let session = fuser::spawn_mount(FuseFs::new(fs.clone(), opts), path, &config)
-        .map_err(|e| FsError::errno(e.raw_os_error().unwrap_or(libc::EIO), format!("cannot mount '{dataset}' on '{}': {e}", path.display())))?;
+    let session =
+        fuser::spawn_mount(FuseFs::new(fs.clone(), opts), path, &config).map_err(|e| {
+            FsError::errno(
+                e.raw_os_error().unwrap_or(libc::EIO),
+                format!("cannot mount '{dataset}' on '{}': {e}", path.display()),
+            )
+        })?;
     Ok(Mount {
         dataset: dataset.to_string(),
         path: path.to_path_buf(),
@@ -119,14 +143,26 @@ impl Mount {
         match nix::mount::umount2(&self.path, nix::mount::MntFlags::empty()) {
             Ok(()) => {}
             Err(nix::errno::Errno::EBUSY) if !force => {
-                return err(libc::EBUSY, format!("cannot unmount '{}': target is busy", self.path.display()));
+                return err(
+                    libc::EBUSY,
+                    format!("cannot unmount '{}': target is busy", self.path.display()),
+                );
             }
             Err(nix::errno::Errno::EBUSY) => {
-                nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH)
-                    .map_err(|e| FsError::errno(e as i32, format!("cannot unmount '{}': {e}", self.path.display())))?;
+                nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
+                    FsError::errno(
+                        e as i32,
+                        format!("cannot unmount '{}': {e}", self.path.display()),
+                    )
+                })?;
             }
             Err(nix::errno::Errno::EINVAL) => {} // Not mounted any more.
-            Err(e) => return err(e as i32, format!("cannot unmount '{}': {e}", self.path.display())),
+            Err(e) => {
+                return err(
+                    e as i32,
+                    format!("cannot unmount '{}': {e}", self.path.display()),
+                )
+            }
         }
         if let Some(s) = self.session.take() {
             let _ = s.join();
@@ -169,7 +205,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -195,7 +234,9 @@ pub fn sweep_stale(pools: &[String]) -> Vec<String> {
         }
         // A live mount answers stat; a dead one says ENOTCONN.
         if let Err(e) = std::fs::metadata(&mp) {
-            if e.raw_os_error() == Some(libc::ENOTCONN) || e.raw_os_error() == Some(libc::ECONNABORTED) {
+            if e.raw_os_error() == Some(libc::ENOTCONN)
+                || e.raw_os_error() == Some(libc::ECONNABORTED)
+            {
                 let _ = nix::mount::umount2(Path::new(&mp), nix::mount::MntFlags::MNT_DETACH);
                 swept.push(mp);
             }

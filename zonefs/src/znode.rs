@@ -155,7 +155,11 @@ impl Znode {
     /// Decodes a bonus.
     pub fn decode(b: &[u8]) -> Result<Znode> {
         if b.len() < FIXED || b[0] != VERSION {
-            return Err(FsError::Corrupt(format!("znode of {} bytes, version {}", b.len(), b.first().copied().unwrap_or(0))));
+            return Err(FsError::Corrupt(format!(
+                "znode of {} bytes, version {}",
+                b.len(),
+                b.first().copied().unwrap_or(0)
+            )));
         }
         let le64 = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8"));
         let le32 = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4"));
@@ -214,7 +218,10 @@ mod tests {
             links: 1,
             parent: 2,
             atime: Timespec { sec: -5, nsec: 3 },
-            mtime: Timespec { sec: 10, nsec: 999_999_999 },
+            mtime: Timespec {
+                sec: 10,
+                nsec: 999_999_999,
+            },
             ctime: Timespec::now(),
             crtime: Timespec::default(),
             gen: 7,
@@ -231,8 +238,15 @@ mod tests {
 
     #[test]
     fn times_before_the_epoch() {
-        let t = Timespec::from_system(std::time::UNIX_EPOCH - std::time::Duration::from_millis(1500));
-        assert_eq!(t, Timespec { sec: -2, nsec: 500_000_000 });
+        let t =
+            Timespec::from_system(std::time::UNIX_EPOCH - std::time::Duration::from_millis(1500));
+        assert_eq!(
+            t,
+            Timespec {
+                sec: -2,
+                nsec: 500_000_000
+            }
+        );
         assert_eq!(Timespec::from_system(t.to_system()), t);
     }
 }

@@ -29,25 +29,43 @@ fn files_directories_links() {
     assert_eq!(fs::read(f.p("sym")).unwrap(), b"hello world");
     let long: String = "x".repeat(1000);
     std::os::unix::fs::symlink(&long, f.p("longsym")).unwrap();
-    assert_eq!(fs::read_link(f.p("longsym")).unwrap().to_str(), Some(long.as_str()));
+    assert_eq!(
+        fs::read_link(f.p("longsym")).unwrap().to_str(),
+        Some(long.as_str())
+    );
     fs::hard_link(f.p("a.txt"), f.p("hl")).unwrap();
     assert_eq!(fs::metadata(f.p("a.txt")).unwrap().nlink(), 2);
     fs::remove_file(f.p("a.txt")).unwrap();
     assert_eq!(fs::read(f.p("hl")).unwrap(), b"hello world");
     fs::set_permissions(f.p("hl"), fs::Permissions::from_mode(0o600)).unwrap();
-    assert_eq!(fs::metadata(f.p("hl")).unwrap().permissions().mode() & 0o7777, 0o600);
+    assert_eq!(
+        fs::metadata(f.p("hl")).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
     assert!(fs::remove_dir(f.p("d")).is_err(), "not empty");
     fs::remove_dir(f.p("d/e")).unwrap();
     fs::remove_dir(f.p("d")).unwrap();
-    let mut names: Vec<String> = fs::read_dir(f.root()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = fs::read_dir(f.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, vec!["g", "hl", "longsym", "sym"]);
     // Sparse files and truncate.
-    let mut fh = fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(f.p("sparse")).unwrap();
+    let mut fh = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(f.p("sparse"))
+        .unwrap();
     fh.seek(SeekFrom::Start(10 << 20)).unwrap();
     fh.write_all(b"end").unwrap();
     assert_eq!(fh.metadata().unwrap().len(), (10 << 20) + 3);
-    assert!(fh.metadata().unwrap().blocks() < 1024, "holes cost no space");
+    assert!(
+        fh.metadata().unwrap().blocks() < 1024,
+        "holes cost no space"
+    );
     fh.set_len(5).unwrap();
     let mut b = Vec::new();
     fh.seek(SeekFrom::Start(0)).unwrap();

@@ -47,16 +47,43 @@ impl Fixture {
     pub fn new(props: &[(&str, &str)]) -> Fixture {
         let devs: Vec<Arc<dyn BlockDevice>> = vec![Arc::new(MemDevice::new("m0", 2 << 30))];
         let spec = VdevSpec {
-            tops: vec![TopSpec { kind: TopKind::Single, devices: vec![DeviceSpec::Device(devs[0].clone())] }],
+            tops: vec![TopSpec {
+                kind: TopKind::Single,
+                devices: vec![DeviceSpec::Device(devs[0].clone())],
+            }],
         };
-        let tunables = PoolTunables { sync_interval: Duration::from_secs(5), ..PoolTunables::for_tests() };
-        let pool = Pool::create("tp", &spec, &CreateOptions { tunables, ..Default::default() }).unwrap();
-        let dsl = DslPool::init(pool.clone(), Arc::new(BlockCache::new(256 << 20).unwrap()), &[]).unwrap();
-        let props: Vec<(String, String)> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let tunables = PoolTunables {
+            sync_interval: Duration::from_secs(5),
+            ..PoolTunables::for_tests()
+        };
+        let pool = Pool::create(
+            "tp",
+            &spec,
+            &CreateOptions {
+                tunables,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let dsl = DslPool::init(
+            pool.clone(),
+            Arc::new(BlockCache::new(256 << 20).unwrap()),
+            &[],
+        )
+        .unwrap();
+        let props: Vec<(String, String)> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         dsl.create("tp/fs", None, &props, false).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let m = mount(dsl.clone(), "tp/fs", dir.path(), &MountRequest::default()).unwrap();
-        Fixture { dir, pool, dsl, mount: Some(m) }
+        Fixture {
+            dir,
+            pool,
+            dsl,
+            mount: Some(m),
+        }
     }
 
     pub fn root(&self) -> PathBuf {
