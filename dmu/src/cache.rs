@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use basin_arc::{ArcCache, ArcConfig, ArcStats, Weighted};
+use basin_arc::{
+    ArcCache, ArcConfig, ArcStats, PressureMonitor, PressurePolicy, ProcMemorySource, Weighted,
+};
 use basin_pool::{AlignedBuf, BlkPtr, IoClass, Pool, PoolError};
 
 use crate::error::{DmuError, Result};
@@ -52,7 +54,7 @@ impl std::ops::Deref for CachedBlock {
 
 /// The ARC in front of the pools.
 pub struct BlockCache {
-    arc: ArcCache<BlockKey, CachedBlock>,
+    arc: Arc<ArcCache<BlockKey, CachedBlock>>,
 }
 
 impl BlockCache {
@@ -60,7 +62,7 @@ impl BlockCache {
     pub fn new(max: u64) -> Result<BlockCache> {
         let arc = ArcCache::new(ArcConfig::new(max.max(1 << 20)))
             .map_err(|e| DmuError::Invalid(format!("cannot build the ARC: {e}")))?;
-        Ok(BlockCache { arc })
+        Ok(BlockCache { arc: Arc::new(arc) })
     }
 
     /// A cache sized for this machine: an eighth of its memory, at most
@@ -142,8 +144,16 @@ impl BlockCache {
             .map_err(|e| DmuError::Invalid(e.to_string()))
     }
 
-    /// The ARC itself (for the memory-pressure monitor).
+    /// The ARC itself.
     pub fn arc(&self) -> &ArcCache<BlockKey, CachedBlock> {
         &self.arc
+    }
+
+    /// Starts basin-arc's memory-pressure monitor on this cache, reading
+    /// `/proc/meminfo` and `/proc/pressure/memory`: the cache gives memory
+    /// back when the machine runs short. The monitor stops when dropped.
+    pub fn start_pressure_monitor(&self, policy: PressurePolicy) -> Result<PressureMonitor> {
+        PressureMonitor::start(&self.arc, Box::new(ProcMemorySource::default()), policy)
+            .map_err(|e| DmuError::Invalid(format!("cannot start the ARC pressure monitor: {e}")))
     }
 }

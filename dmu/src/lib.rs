@@ -13,6 +13,7 @@ pub mod objset;
 pub mod objset_phys;
 pub mod types;
 pub mod zap;
+pub mod zil;
 
 pub use dsl::DslPool;
 pub use error::{DmuError, Result};

@@ -156,6 +156,7 @@ pub struct Objset {
     root_bp: Mutex<BlkPtr>,
     max_blksz: Mutex<Option<u32>>,
     read_only: bool,
+    zil: crate::zil::Zil,
 }
 
 fn zeros(len: usize) -> Arc<AlignedBuf> {
@@ -233,6 +234,7 @@ impl Objset {
             root_bp: Mutex::new(bp),
             max_blksz: Mutex::new(None),
             read_only,
+            zil: crate::zil::Zil::new(),
         }))
     }
 
@@ -270,6 +272,108 @@ impl Objset {
     pub fn set_zil_header(&self, txg: u64, zil: ZilHeader) {
         self.state.lock().phys.zil = zil;
         self.mark_dirty(txg, META_OBJECT);
+    }
+
+    /// The intent log.
+    pub fn zil(&self) -> &crate::zil::Zil {
+        &self.zil
+    }
+
+    /// Writes every logged change to the intent log and flushes: what
+    /// `fsync` waits for.
+    pub fn zil_commit(&self) -> Result<()> {
+        let read = |obj: u64, off: u64, len: usize| -> Option<Vec<u8>> {
+            let mut b = vec![0u8; len];
+            self.read(obj, off, &mut b).ok().map(|_| b)
+        };
+        self.zil
+            .commit(&self.pool, &read, &|| self.zil_header(), &|txg, h| {
+                self.set_zil_header(txg, h)
+            })
+    }
+
+    /// At import: marks the blocks of a log chain left by a previous run
+    /// allocated (the txgs that allocated them may not have synced) and
+    /// records in the header that the chain awaits replay over the tree of
+    /// txg `imported`. Returns whether there is a chain.
+    pub fn zil_claim(&self, txg: u64, imported: u64) -> Result<bool> {
+        let h = self.zil_header();
+        if h.first.is_none() || h.claim_txg != 0 {
+            return Ok(!h.first.is_none());
+        }
+        let (blocks, end) = crate::zil::walk_chain(&self.pool, &h);
+        for (p, _, _) in &blocks {
+            self.pool.claim_dva(txg, &p.dva)?;
+        }
+        if !end.is_none() {
+            self.pool.claim_dva(txg, &end.dva)?;
+        }
+        self.set_zil_header(
+            txg,
+            ZilHeader {
+                claim_txg: imported.max(1),
+                ..h
+            },
+        );
+        Ok(true)
+    }
+
+    /// Replays a claimed log chain: calls `apply` for every record newer
+    /// than the tree, in order, then destroys the chain in `txg`. Returns
+    /// the records applied.
+    pub fn zil_replay(
+        &self,
+        txg: u64,
+        apply: &mut dyn FnMut(&crate::zil::LogRecord) -> Result<()>,
+    ) -> Result<usize> {
+        let h = self.zil_header();
+        if h.first.is_none() {
+            return Ok(0);
+        }
+        let (blocks, end) = crate::zil::walk_chain(&self.pool, &h);
+        let mut n = 0;
+        if h.claim_txg != 0 {
+            // Only whole commits count.
+            let whole = blocks
+                .iter()
+                .rposition(|(_, _, end)| *end)
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            let mut recs: Vec<&crate::zil::LogRecord> = blocks[..whole]
+                .iter()
+                .flat_map(|(_, r, _)| r.iter())
+                .collect();
+            recs.sort_by_key(|r| r.seq);
+            for r in recs {
+                if r.txg > h.claim_txg {
+                    apply(r)?;
+                    n += 1;
+                }
+            }
+        } else {
+            // A chain of this run (the dataset was mounted before): it
+            // continues.
+            let last_seq = blocks
+                .iter()
+                .flat_map(|(_, r, _)| r.iter().map(|x| x.seq))
+                .max()
+                .unwrap_or(0);
+            let written = blocks
+                .iter()
+                .map(|(p, r, _)| (*p, r.iter().map(|x| x.txg).max().unwrap_or(0)))
+                .collect();
+            self.zil.adopt(&h, written, end, last_seq);
+            return Ok(0);
+        }
+        for (p, _, _) in &blocks {
+            self.pool.free_dva(txg, &p.dva);
+        }
+        if !end.is_none() {
+            self.pool.free_dva(txg, &end.dva);
+        }
+        self.zil.reset();
+        self.set_zil_header(txg, ZilHeader::default());
+        Ok(n)
     }
 
     /// Sets how blocks are written from now on.
@@ -894,6 +998,13 @@ impl Objset {
     /// Writes everything dirty in `txg`; returns the new root pointer, or
     /// `None` when nothing changed.
     pub fn sync(&self, txg: u64, acct: &dyn BlockAccounting) -> Result<Option<BlkPtr>> {
+        // The intent log first: blocks whose records are durable go, and
+        // the header follows the chain.
+        if !self.read_only {
+            if let Some(h) = self.zil.sync(&self.pool, txg, self.zil_header()) {
+                self.set_zil_header(txg, h);
+            }
+        }
         let ids: Vec<u64> = match self.dirty.lock().remove(&txg) {
             Some(s) => s.into_iter().filter(|&i| i != META_OBJECT).collect(),
             None => return Ok(None),

@@ -6,8 +6,6 @@
 //! allocated `u64`, zero (40), metadnode (512), intent log header (192),
 //! zero (256).
 
-use basin_pool::blkptr::{BlkPtr, BLKPTR_SIZE};
-
 use crate::dnode::{DnodePhys, DNODE_SIZE};
 use crate::error::{DmuError, Result};
 
@@ -48,6 +46,60 @@ impl ObjsetType {
     }
 }
 
+/// Where a log block lives and what it must say about itself: log blocks
+/// are addressed before they are written, so they carry their own checksum
+/// and sequence number instead of being covered by a block pointer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct ZilPtr {
+    /// The address (asize 0: none).
+    pub dva: basin_pool::Dva,
+    /// Sequence number the block must carry.
+    pub seq: u64,
+    /// Txg in which its space was allocated.
+    pub birth: u64,
+}
+
+/// Encoded size of a [`ZilPtr`].
+pub const ZIL_PTR_SIZE: usize = 40;
+
+impl ZilPtr {
+    /// True when it points nowhere.
+    pub fn is_none(&self) -> bool {
+        self.dva.asize == 0
+    }
+
+    /// Encodes into 40 bytes.
+    pub fn encode_into(&self, b: &mut [u8]) {
+        b[0..4].copy_from_slice(&self.dva.vdev.to_le_bytes());
+        b[4..8].copy_from_slice(&self.dva.asize.to_le_bytes());
+        b[8..16].copy_from_slice(&self.dva.offset.to_le_bytes());
+        b[16..24].copy_from_slice(&self.seq.to_le_bytes());
+        b[24..32].copy_from_slice(&self.birth.to_le_bytes());
+        b[32..40].fill(0);
+    }
+
+    /// Decodes 40 bytes.
+    pub fn decode(b: &[u8]) -> Result<ZilPtr> {
+        if b.len() < ZIL_PTR_SIZE {
+            return Err(DmuError::corrupt("log pointer", "too short"));
+        }
+        let le64 = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8"));
+        let p = ZilPtr {
+            dva: basin_pool::Dva {
+                vdev: u32::from_le_bytes(b[0..4].try_into().expect("4")),
+                asize: u32::from_le_bytes(b[4..8].try_into().expect("4")),
+                offset: le64(8),
+            },
+            seq: le64(16),
+            birth: le64(24),
+        };
+        if p.dva.offset.checked_add(p.dva.asize as u64).is_none() {
+            return Err(DmuError::corrupt("log pointer", "address overflows"));
+        }
+        Ok(p)
+    }
+}
+
 /// The intent log header of an object set.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct ZilHeader {
@@ -55,8 +107,11 @@ pub struct ZilHeader {
     pub claim_txg: u64,
     /// Highest log record sequence number already replayed.
     pub replay_seq: u64,
-    /// First block of the log chain.
-    pub log: BlkPtr,
+    /// Random id of the current chain (blocks of older chains do not
+    /// verify).
+    pub chain_id: u64,
+    /// First block of the chain.
+    pub first: ZilPtr,
 }
 
 /// The decoded root of an object set.
@@ -84,9 +139,10 @@ impl ObjsetPhys {
             .encode_into(&mut b[META_OFF..META_OFF + DNODE_SIZE]);
         b[ZIL_OFF..ZIL_OFF + 8].copy_from_slice(&self.zil.claim_txg.to_le_bytes());
         b[ZIL_OFF + 8..ZIL_OFF + 16].copy_from_slice(&self.zil.replay_seq.to_le_bytes());
+        b[ZIL_OFF + 16..ZIL_OFF + 24].copy_from_slice(&self.zil.chain_id.to_le_bytes());
         self.zil
-            .log
-            .encode_into(&mut b[ZIL_OFF + 16..ZIL_OFF + 16 + BLKPTR_SIZE]);
+            .first
+            .encode_into(&mut b[ZIL_OFF + 24..ZIL_OFF + 24 + ZIL_PTR_SIZE]);
         b
     }
 
@@ -111,7 +167,8 @@ impl ObjsetPhys {
             zil: ZilHeader {
                 claim_txg: le64(ZIL_OFF),
                 replay_seq: le64(ZIL_OFF + 8),
-                log: BlkPtr::decode(&b[ZIL_OFF + 16..ZIL_OFF + 16 + BLKPTR_SIZE])?,
+                chain_id: le64(ZIL_OFF + 16),
+                first: ZilPtr::decode(&b[ZIL_OFF + 24..ZIL_OFF + 24 + ZIL_PTR_SIZE])?,
             },
         })
     }

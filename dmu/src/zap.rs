@@ -682,7 +682,10 @@ pub fn fuzz_decode(bytes: &[u8]) -> usize {
                     (back.entries, back.depth, back.table_start),
                     (h.entries, h.depth, h.table_start)
                 );
-                assert_eq!((back.table_blocks, back.next_free), (h.table_blocks, h.next_free));
+                assert_eq!(
+                    (back.table_blocks, back.next_free),
+                    (h.table_blocks, h.next_free)
+                );
             }
         }
         _ => {}
@@ -695,7 +698,10 @@ pub fn fuzz_decode(bytes: &[u8]) -> usize {
             assert_eq!(back.prefix_len, leaf.prefix_len);
             assert_eq!(back.entries.len(), leaf.entries.len());
             for (x, y) in back.entries.iter().zip(&leaf.entries) {
-                assert_eq!((x.hash, x.cd, &x.name, &x.value), (y.hash, y.cd, &y.name, &y.value));
+                assert_eq!(
+                    (x.hash, x.cd, &x.name, &x.value),
+                    (y.hash, y.cd, &y.name, &y.value)
+                );
             }
         }
     }

@@ -146,6 +146,9 @@ pub enum PoolError {
     /// An operation on a pool that is being exported or has been closed.
     #[error("pool '{0}' is closed")]
     Closed(String),
+    /// A change asked of a pool opened read-only (by the checker).
+    #[error("pool '{0}' is open read-only: nothing may be written to it")]
+    ReadOnlyPool(String),
     /// Something the pool does not do (yet).
     #[error("{0}")]
     Unsupported(String),
@@ -180,6 +183,7 @@ impl PoolError {
             PoolError::MissingVdev(_) | PoolError::NoSuchPool(_) => libc::ENOENT,
             PoolError::VdevLocked(_) | PoolError::PoolActive { .. } => libc::EBUSY,
             PoolError::Unsupported(_) => libc::ENOTSUP,
+            PoolError::ReadOnlyPool(_) => libc::EROFS,
             _ => libc::EINVAL,
         }
     }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::blkptr::BlkPtr;
@@ -19,7 +20,7 @@ use crate::spacemap::{self, SmIndex};
 use crate::spec::{validate_pool_name, DeviceSpec};
 use crate::uberblock::Uberblock;
 use crate::vdev::file::{FileDevice, OpenMode};
-use crate::vdev::{BlockDevice, Health, IoClass, TopVdev};
+use crate::vdev::{BlockDevice, Health, IoClass, ReadOnlyDevice, TopVdev};
 use crate::zio::read_bp;
 
 /// Options of `zpool import`.
@@ -304,6 +305,22 @@ fn pid_alive(pid: u32) -> bool {
 impl Pool {
     /// Imports a pool found by a scan.
     pub fn import(c: &Candidate, opts: &ImportOptions) -> Result<Pool> {
+        Pool::open_candidate(c, opts, false)
+    }
+
+    /// Opens a pool found by a scan without changing a byte of it, for the
+    /// checker: files are opened read-only under a shared lock (so a pool
+    /// that a live process imported, which holds an exclusive lock on every
+    /// vdev, is refused with [`PoolError::VdevLocked`]), no label is
+    /// written, no sync or heartbeat thread runs, reads do not rewrite
+    /// damaged copies, and every write, sync or destroy fails with
+    /// [`PoolError::ReadOnlyPool`]. `opts.force` only skips the check of a
+    /// live heartbeat; `opts.command` is ignored.
+    pub fn open_read_only(c: &Candidate, opts: &ImportOptions) -> Result<Pool> {
+        Pool::open_candidate(c, opts, true)
+    }
+
+    fn open_candidate(c: &Candidate, opts: &ImportOptions, read_only: bool) -> Result<Pool> {
         let name = opts.new_name.clone().unwrap_or_else(|| c.name.clone());
         validate_pool_name(&name)?;
         if c.state == PoolState::Destroyed && !opts.destroyed {
@@ -337,7 +354,8 @@ impl Pool {
                     });
                 }
             }
-            if c.hostid != me {
+            // Reading a pool that another host left imported is harmless.
+            if c.hostid != me && !read_only {
                 return Err(PoolError::PoolForeign {
                     pool: c.name.clone(),
                     host: c.hostname.clone(),
@@ -345,7 +363,7 @@ impl Pool {
                 });
             }
         }
-        let guid_lock = if opts.tunables.guid_lock {
+        let guid_lock = if opts.tunables.guid_lock && !read_only {
             match GuidLock::acquire(&mmp::lock_dir(), c.guid, &c.name) {
                 Ok(l) => Some(l),
                 Err(_) if opts.force => None,
@@ -355,7 +373,8 @@ impl Pool {
             None
         };
 
-        // Open the devices found, writable and locked.
+        // Open the devices found, writable and locked (read-only and
+        // shared for the checker).
         let ashift_of = |leaf: u64| {
             c.tree
                 .children
@@ -367,7 +386,17 @@ impl Pool {
         let mut devices: HashMap<u64, Arc<dyn BlockDevice>> = HashMap::new();
         for (guid, d) in &c.devices {
             let dev: Arc<dyn BlockDevice> = match d {
+                DeviceSpec::Path(p) if read_only => {
+                    Arc::new(ReadOnlyDevice(Arc::new(FileDevice::open(
+                        p,
+                        OpenMode {
+                            writable: false,
+                            direct: false,
+                        },
+                    )?)))
+                }
                 DeviceSpec::Path(p) => Arc::new(open_path(p, &opts.tunables, ashift_of(*guid))?),
+                DeviceSpec::Device(dev) if read_only => Arc::new(ReadOnlyDevice(dev.clone())),
                 DeviceSpec::Device(dev) => dev.clone(),
             };
             match labelio::best_config(dev.as_ref()) {
@@ -378,6 +407,12 @@ impl Pool {
             }
         }
         let vdevs = build_vdevs(&c.tree, &devices, &opts.tunables)?;
+        if read_only {
+            // Even the reads of the import itself must not repair anything.
+            for top in &vdevs {
+                top.set_no_heal(true);
+            }
+        }
         let unusable: Vec<String> = vdevs
             .iter()
             .filter(|v| !v.health().usable())
@@ -458,6 +493,10 @@ impl Pool {
             rs.index_bp = rs.root.spacemap;
         }
         *pool.0._guid_lock.lock() = guid_lock;
+        if read_only {
+            pool.0.read_only.store(true, Ordering::Release);
+            return Ok(pool);
+        }
         pool.write_labels(PoolState::Active)?;
         pool.start_threads();
         if let Some(cmd) = &opts.command {

@@ -23,6 +23,7 @@ pub mod pool;
 pub mod poolroot;
 pub mod props;
 pub mod rangetree;
+mod raw;
 pub mod space;
 pub mod spacemap;
 pub mod spec;

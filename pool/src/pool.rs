@@ -30,6 +30,9 @@ use crate::zio::{InflightWrites, WriteProps};
 pub trait Syncer: Send + Sync {
     /// Syncs `txg`.
     fn sync(&self, pool: &Pool, txg: u64) -> Result<Option<BlkPtr>>;
+
+    /// Called once `txg` is durable (its uberblock written and flushed).
+    fn synced(&self, _pool: &Pool, _txg: u64) {}
 }
 
 /// Counters of the whole pool.
@@ -137,6 +140,8 @@ pub struct PoolInner {
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) _guid_lock: Mutex<Option<GuidLock>>,
     pub(crate) hb_seq: AtomicU64,
+    /// Opened by [`Pool::open_read_only`]: nothing is ever written.
+    pub(crate) read_only: AtomicBool,
 }
 
 impl Drop for PoolInner {
@@ -268,6 +273,7 @@ impl Pool {
             threads: Mutex::new(Vec::new()),
             _guid_lock: Mutex::new(None),
             hb_seq: AtomicU64::new(0),
+            read_only: AtomicBool::new(false),
         });
         inner.txg.set_interval(inner.tunables.sync_interval);
         Ok(Pool(inner))
@@ -369,6 +375,9 @@ impl Pool {
 
     /// Frees a block in `txg`; its space is reused once `txg + 2` synced.
     pub fn free_block(&self, txg: u64, bp: &BlkPtr) {
+        if self.is_read_only() {
+            return;
+        }
         for d in bp.copies() {
             self.0.space.free(txg, d);
         }
@@ -403,6 +412,9 @@ impl Pool {
     /// Syncs everything open now and waits for it; returns the synced txg.
     pub fn sync(&self) -> Result<u64> {
         self.check_open()?;
+        if self.is_read_only() {
+            return Err(PoolError::ReadOnlyPool(self.0.name.clone()));
+        }
         let txg = self.0.txg.open_txg();
         self.0
             .txg
@@ -413,6 +425,10 @@ impl Pool {
 
     /// Waits until `txg` has synced.
     pub fn wait_synced(&self, txg: u64) -> Result<()> {
+        // Nothing ever syncs a read-only pool: waiting would never end.
+        if self.is_read_only() && (txg == 0 || txg > self.0.txg.synced_txg()) {
+            return Err(PoolError::ReadOnlyPool(self.0.name.clone()));
+        }
         self.0
             .txg
             .wait_synced(txg)
@@ -511,8 +527,16 @@ impl Pool {
         Ok(())
     }
 
+    /// True for a pool opened with [`Pool::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.0.read_only.load(Ordering::Acquire)
+    }
+
     fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if self.is_read_only() {
+            return Err(PoolError::ReadOnlyPool(self.0.name.clone()));
+        }
         if self.0.txg.failure().is_some() {
             return Err(PoolError::Suspended(self.0.name.clone()));
         }
@@ -544,6 +568,9 @@ impl Pool {
 
     /// Rewrites the labels of every usable leaf with `state`.
     pub(crate) fn write_labels(&self, state: PoolState) -> Result<()> {
+        if self.is_read_only() {
+            return Err(PoolError::ReadOnlyPool(self.0.name.clone()));
+        }
         let txg = self.0.txg.synced_txg();
         let mut devs = Vec::new();
         for top in self.0.vdevs.read().iter() {
@@ -587,6 +614,12 @@ impl Pool {
     /// Syncs everything, marks the labels exported and closes the devices.
     pub fn export(&self) -> Result<()> {
         self.check_open()?;
+        if self.is_read_only() {
+            // Nothing to sync and the labels stay as they were.
+            let _ = self.stop(false);
+            self.close_devices();
+            return Ok(());
+        }
         self.stop(true)?;
         let r = self.write_labels(PoolState::Exported);
         self.close_devices();
@@ -598,7 +631,7 @@ impl Pool {
     /// again when it starts (the pool is not exported).
     pub fn close(&self) -> Result<()> {
         self.check_open()?;
-        let r = self.stop(true);
+        let r = self.stop(!self.is_read_only());
         self.close_devices();
         r
     }
@@ -606,6 +639,9 @@ impl Pool {
     /// Marks the labels destroyed and closes the devices.
     pub fn destroy(&self) -> Result<()> {
         self.check_open()?;
+        if self.is_read_only() {
+            return Err(PoolError::ReadOnlyPool(self.0.name.clone()));
+        }
         let _ = self.stop(true);
         let r = self.write_labels(PoolState::Destroyed);
         self.close_devices();
@@ -644,6 +680,10 @@ fn sync_thread(weak: Weak<PoolInner>, txg: Arc<TxgState>) {
         match crate::sync::sync_txg(&pool, t) {
             Ok(()) => {
                 pool.0.stats.txgs_synced.fetch_add(1, Ordering::Relaxed);
+                let syncer = pool.0.syncer.read().clone();
+                if let Some(s) = syncer {
+                    s.synced(&pool, t);
+                }
                 txg.done(t)
             }
             Err(e) => txg.fail(t, e.to_string()),

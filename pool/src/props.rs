@@ -211,6 +211,9 @@ impl Pool {
     /// Sets a settable property; persistent from the next sync.
     pub fn set_property(&self, name: &str, value: &str) -> Result<()> {
         let v = validate_settable(name, value)?;
+        if self.is_read_only() {
+            return Err(PoolError::ReadOnlyPool(self.name().to_string()));
+        }
         self.update_extras(|e| {
             e.props.insert(name.into(), v);
         });

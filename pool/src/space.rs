@@ -186,6 +186,11 @@ impl SpaceManager {
             .push((dva.vdev, dva.offset, dva.asize as u64));
     }
 
+    /// Appends an entry to the log of `txg` (a claim at import).
+    pub fn log_entry(&self, txg: u64, e: SmEntry) {
+        self.log.lock().entry(txg).or_default().push(e);
+    }
+
     /// Takes the log entries of `txg` (for its space map log block).
     pub fn take_log(&self, txg: u64) -> Vec<SmEntry> {
         self.log.lock().remove(&txg).unwrap_or_default()

@@ -99,6 +99,17 @@ impl TxgState {
         txg
     }
 
+    /// Holds `txg`, which must still be the open txg (log replay joins
+    /// every change to one txg this way).
+    pub fn hold_txg(&self, txg: u64) -> Result<(), String> {
+        let mut st = self.st.lock();
+        if st.open != txg {
+            return Err(format!("txg {txg} is not open (txg {} is)", st.open));
+        }
+        *st.holds.entry(txg).or_default() += 1;
+        Ok(())
+    }
+
     /// Releases a hold taken with [`TxgState::hold_raw`].
     pub fn release(&self, txg: u64) {
         let mut st = self.st.lock();

@@ -7,9 +7,34 @@
 use std::collections::BTreeMap;
 
 use crate::blkptr::BlkPtr;
-use crate::error::Result;
+use crate::error::{PoolError, Result};
+use crate::label::FRONT_RESERVE;
 use crate::pool::Pool;
-use crate::vdev::IoClass;
+use crate::vdev::{AlignedBuf, IoClass};
+
+/// Why one copy of a block, on one leaf, is not good.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyFault {
+    /// The block pointer has no such copy, or its vdev has no such leaf.
+    #[error("no such copy")]
+    NoSuchCopy,
+    /// The copy's address lies outside its vdev.
+    #[error("address outside the vdev")]
+    BadAddress,
+    /// The leaf that holds the copy is missing, offline or faulted.
+    #[error("device unavailable")]
+    Unavailable,
+    /// The read failed.
+    #[error("read failed: {0}")]
+    Io(std::io::Error),
+    /// The bytes read do not match the block pointer's checksum.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// The bytes verify but do not decompress to the logical size.
+    #[error("{0}")]
+    Decode(PoolError),
+}
 
 /// What the space check found.
 #[derive(Debug, Default, Clone)]
@@ -52,6 +77,57 @@ impl Pool {
             bp = prev;
         }
         Ok(out)
+    }
+
+    /// The number of leaves that hold copy `copy` of `bp` (the sides of a
+    /// mirror each hold one), 0 when there is no such copy.
+    pub fn copy_leaves(&self, bp: &BlkPtr, copy: usize) -> usize {
+        let Some(d) = bp.dva.get(copy).filter(|d| !d.is_empty()) else {
+            return 0;
+        };
+        self.0
+            .vdevs
+            .read()
+            .get(d.vdev as usize)
+            .map(|t| t.children.len())
+            .unwrap_or(0)
+    }
+
+    /// Reads copy `copy` of `bp` from leaf `leaf` of its vdev alone,
+    /// verifies it against the checksum and decompresses it. Unlike
+    /// [`Pool::read_block`] it neither tries another copy nor repairs this
+    /// one, and counts nothing: the checker reads every copy this way.
+    pub fn read_copy(
+        &self,
+        bp: &BlkPtr,
+        copy: usize,
+        leaf: usize,
+    ) -> std::result::Result<AlignedBuf, CopyFault> {
+        let d = *bp
+            .dva
+            .get(copy)
+            .filter(|d| !d.is_empty())
+            .ok_or(CopyFault::NoSuchCopy)?;
+        let top = self
+            .0
+            .vdevs
+            .read()
+            .get(d.vdev as usize)
+            .cloned()
+            .ok_or(CopyFault::BadAddress)?;
+        let child = top.children.get(leaf).ok_or(CopyFault::NoSuchCopy)?;
+        let psize = bp.psize as usize;
+        if d.offset.saturating_add(d.asize as u64) > top.asize || (d.asize as usize) < psize {
+            return Err(CopyFault::BadAddress);
+        }
+        let engine = child.engine().ok_or(CopyFault::Unavailable)?;
+        let data = engine
+            .read(FRONT_RESERVE + d.offset, d.asize as usize, IoClass::Scrub)
+            .map_err(CopyFault::Io)?;
+        if data.len() < psize || !bp.checksum_type.verify(&data[..psize], &bp.checksum) {
+            return Err(CopyFault::Checksum);
+        }
+        crate::zio::decode_stored(bp, data).map_err(CopyFault::Decode)
     }
 
     /// Compares the allocator with `user` (every block pointer reachable

@@ -322,7 +322,7 @@ fn heal_copies(vdevs: &[Arc<TopVdev>], failed: &[Dva], good: &[u8], stats: &Pool
         let Some(top) = vdevs.get(d.vdev as usize) else {
             continue;
         };
-        if d.offset.saturating_add(d.asize as u64) > top.asize {
+        if d.offset.saturating_add(d.asize as u64) > top.asize || top.no_heal() {
             continue;
         }
         let buf = Arc::new(AlignedBuf::from_slice_padded(good, d.asize as usize));
@@ -344,7 +344,7 @@ fn heal_copies(vdevs: &[Arc<TopVdev>], failed: &[Dva], good: &[u8], stats: &Pool
 }
 
 /// Turns verified stored bytes into the logical block.
-fn decode_stored(bp: &BlkPtr, mut stored: AlignedBuf) -> Result<AlignedBuf> {
+pub(crate) fn decode_stored(bp: &BlkPtr, mut stored: AlignedBuf) -> Result<AlignedBuf> {
     let lsize = bp.lsize as usize;
     match bp.compression {
         Compression::Off => {

@@ -20,6 +20,7 @@ use basin_dmu::{DslPool, ObjectType, Objset};
 use parking_lot::Mutex;
 
 use crate::error::{err, FsError, Result};
+use crate::zlog::{write_prefix, Record};
 use crate::znode::{dirent_decode, dirent_encode, Timespec, Znode, BONUS_ZNODE, INLINE_MAX};
 
 /// The master node.
@@ -62,7 +63,7 @@ pub struct DirEntry {
 }
 
 /// Changes asked of `setattr`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SetAttr {
     /// New permission bits (the type bits are kept).
     pub mode: Option<u32>,
@@ -106,6 +107,20 @@ pub struct RenameFlags {
     pub exchange: bool,
 }
 
+/// The `sync` property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `fsync` and O_SYNC commit the intent log.
+    Standard,
+    /// Every change commits the intent log.
+    Always,
+    /// Nothing waits for the disk (`fsync` returns at once).
+    Disabled,
+}
+
+/// Largest piece of data one write record carries.
+const LOG_WRITE_CHUNK: usize = 64 * 1024;
+
 /// The POSIX layer over one dataset (a head, or a snapshot read-only).
 pub struct Zfs {
     dsl: Arc<DslPool>,
@@ -115,6 +130,9 @@ pub struct Zfs {
     read_only: bool,
     ns: Mutex<()>,
     holds: Mutex<HashMap<u64, u64>>,
+    replay_txg: Mutex<Option<u64>>,
+    sync: SyncMode,
+    overflow: Mutex<bool>,
 }
 
 fn name_ok(name: &[u8]) -> Result<()> {
@@ -132,15 +150,18 @@ fn name_ok(name: &[u8]) -> Result<()> {
 
 impl Zfs {
     /// Opens dataset `name` (creating the root directory of a new
-    /// filesystem). Snapshots open read-only.
+    /// filesystem, replaying the intent log after a crash). Snapshots open
+    /// read-only.
     pub fn open(dsl: Arc<DslPool>, name: &str) -> Result<Arc<Zfs>> {
         let os = dsl.objset(name)?;
         let ds = dsl.dataset_id(name)?;
-        let read_only = os.is_read_only()
-            || dsl
-                .get_prop(name, "readonly")
-                .map(|p| p.value == "on")
-                .unwrap_or(false);
+        let prop = |p: &str| dsl.get_prop(name, p).map(|v| v.value).unwrap_or_default();
+        let read_only = os.is_read_only() || prop("readonly") == "on";
+        let sync = match prop("sync").as_str() {
+            "always" => SyncMode::Always,
+            "disabled" => SyncMode::Disabled,
+            _ => SyncMode::Standard,
+        };
         let fs = Arc::new(Zfs {
             dsl,
             name: name.to_string(),
@@ -149,6 +170,9 @@ impl Zfs {
             read_only,
             ns: Mutex::new(()),
             holds: Mutex::new(HashMap::new()),
+            replay_txg: Mutex::new(None),
+            sync,
+            overflow: Mutex::new(false),
         });
         if !fs.os.exists(MASTER_OBJ)? {
             if fs.os.is_read_only() {
@@ -157,9 +181,134 @@ impl Zfs {
             }
             fs.init_layout()?;
         } else if !fs.read_only {
+            fs.replay_log()?;
             fs.drain_delete_queue()?;
         }
         Ok(fs)
+    }
+
+    /// Replays the intent log left by a crash, all in one txg so that a
+    /// crash during replay leaves the log to replay again.
+    fn replay_log(&self) -> Result<()> {
+        let h = self.os.zil_header();
+        if h.first.is_none() {
+            return Ok(());
+        }
+        let txg = self.dsl.pool().txg().hold_raw();
+        *self.replay_txg.lock() = Some(txg);
+        let mut apply = |r: &basin_dmu::zil::LogRecord| -> basin_dmu::Result<()> {
+            self.replay_one(&r.payload)
+                .map_err(|e| basin_dmu::DmuError::Invalid(format!("intent log replay: {e}")))
+        };
+        let r = self.os.zil_replay(txg, &mut apply);
+        *self.replay_txg.lock() = None;
+        // The header changed in this txg: the dataset must sync in it.
+        let _ = self.dsl.assign_in(self.ds, txg);
+        self.dsl.pool().txg().release(txg);
+        r?;
+        if h.claim_txg != 0 {
+            self.dsl.pool().wait_synced(txg)?;
+        }
+        Ok(())
+    }
+
+    fn replay_one(&self, payload: &[u8]) -> Result<()> {
+        match Record::decode(payload)? {
+            Record::Create {
+                dir,
+                obj,
+                name,
+                z,
+                target,
+            } => {
+                let target = if target.is_empty() {
+                    None
+                } else {
+                    Some(target)
+                };
+                self.create_node(dir, &name, Some(obj), z, target.as_deref())
+                    .map(|_| ())
+            }
+            Record::Remove {
+                dir,
+                name,
+                want_dir,
+            } => self.remove(dir, &name, want_dir),
+            Record::Link { obj, dir, name } => self.link(obj, dir, &name).map(|_| ()),
+            Record::Rename {
+                dir,
+                name,
+                newdir,
+                newname,
+                flags,
+            } => self.rename(dir, &name, newdir, &newname, flags),
+            Record::Write { obj, offset, data } => {
+                self.write(obj, offset, &data, false, false).map(|_| ())
+            }
+            Record::SetAttr { obj, s } => self.setattr(obj, &s).map(|_| ()),
+            Record::Fallocate {
+                obj,
+                offset,
+                len,
+                mode,
+            } => self.fallocate(obj, offset, len, mode),
+            Record::SetXattr { obj, name, value } => {
+                self.setxattr(obj, &name, &value, false, false)
+            }
+            Record::RemoveXattr { obj, name } => self.removexattr(obj, &name),
+        }
+    }
+
+    /// Logs a change made in `txg`.
+    fn log(&self, txg: u64, r: &Record) {
+        if self.read_only {
+            return;
+        }
+        // Records are bounded (names, xattr values); a refused one only
+        // means the next commit falls back to a txg sync.
+        if self.os.zil().log(txg, r.encode()).is_err() {
+            *self.overflow.lock() = true;
+        }
+    }
+
+    /// Logs a write of `len` bytes at `offset`, read at commit time.
+    fn log_write(&self, txg: u64, obj: u64, offset: u64, len: usize) {
+        if self.read_only {
+            return;
+        }
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(LOG_WRITE_CHUNK);
+            let off = offset + done as u64;
+            if self
+                .os
+                .zil()
+                .log_data(txg, write_prefix(obj, off), obj, off, n)
+                .is_err()
+            {
+                *self.overflow.lock() = true;
+            }
+            done += n;
+        }
+    }
+
+    /// After a change: commits at once with `sync=always`.
+    fn changed(&self) -> Result<()> {
+        if self.sync == SyncMode::Always && self.replay_txg.lock().is_none() {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Commits the intent log (or, if a record could not be logged, syncs
+    /// the txg).
+    fn commit(&self) -> Result<()> {
+        if std::mem::take(&mut *self.overflow.lock()) {
+            self.dsl.pool().sync()?;
+            return Ok(());
+        }
+        self.os.zil_commit()?;
+        Ok(())
     }
 
     /// The dataset's name.
@@ -260,6 +409,9 @@ impl Zfs {
 
     fn tx(&self, bytes: u64, netfree: bool) -> Result<basin_dmu::dsl::Tx<'_>> {
         self.check_rw()?;
+        if let Some(txg) = *self.replay_txg.lock() {
+            return Ok(self.dsl.assign_in(self.ds, txg)?);
+        }
         Ok(self.dsl.assign(self.ds, bytes, netfree)?)
     }
 
@@ -346,18 +498,41 @@ impl Zfs {
         rdev: u64,
         target: Option<&[u8]>,
     ) -> Result<Attr> {
+        let now = Timespec::now();
+        let z = Znode {
+            mode,
+            uid,
+            gid,
+            rdev,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            crtime: now,
+            ..Default::default()
+        };
+        self.create_node(dir, name, None, z, target)
+    }
+
+    /// Creates a node with the attributes of `z` (its size, links, parent
+    /// and generation are set here), as object `obj` when given (replay).
+    fn create_node(
+        &self,
+        dir: u64,
+        name: &[u8],
+        obj: Option<u64>,
+        mut z: Znode,
+        target: Option<&[u8]>,
+    ) -> Result<Attr> {
         name_ok(name)?;
-        let kind = mode & libc::S_IFMT;
+        let kind = z.mode & libc::S_IFMT;
         if let Some(t) = target {
             if t.is_empty() || t.len() > PATH_MAX {
-                return err(
-                    if t.is_empty() {
-                        libc::ENOENT
-                    } else {
-                        libc::ENAMETOOLONG
-                    },
-                    "bad symlink target",
-                );
+                let e = if t.is_empty() {
+                    libc::ENOENT
+                } else {
+                    libc::ENAMETOOLONG
+                };
+                return err(e, "bad symlink target");
             }
         }
         let tx = self.tx(
@@ -365,7 +540,7 @@ impl Zfs {
             false,
         )?;
         let txg = tx.txg();
-        let _ns = self.ns.lock();
+        let ns = self.ns.lock();
         let dz = self.znode(dir)?;
         if !dz.is_dir() {
             return err(libc::ENOTDIR, "not a directory");
@@ -376,35 +551,19 @@ impl Zfs {
         if self.entry_of(dir, name)?.is_some() {
             return err(libc::EEXIST, "file exists");
         }
-        let now = Timespec::now();
         // A directory with the setgid bit passes its group on.
-        let (gid, mode) = if dz.mode & libc::S_ISGID != 0 {
-            (
-                dz.gid,
-                if kind == libc::S_IFDIR {
-                    mode | libc::S_ISGID
-                } else {
-                    mode
-                },
-            )
-        } else {
-            (gid, mode)
-        };
-        let mut z = Znode {
-            mode,
-            uid,
-            gid,
-            size: 0,
-            links: if kind == libc::S_IFDIR { 2 } else { 1 },
-            parent: dir,
-            atime: now,
-            mtime: now,
-            ctime: now,
-            crtime: now,
-            gen: txg,
-            rdev,
-            ..Default::default()
-        };
+        if obj.is_none() && dz.mode & libc::S_ISGID != 0 {
+            z.gid = dz.gid;
+            if kind == libc::S_IFDIR {
+                z.mode |= libc::S_ISGID;
+            }
+        }
+        z.size = 0;
+        z.links = if kind == libc::S_IFDIR { 2 } else { 1 };
+        z.parent = dir;
+        if obj.is_none() {
+            z.gen = txg;
+        }
         let ty = match kind {
             libc::S_IFDIR => ObjectType::DIRECTORY,
             libc::S_IFLNK => ObjectType::SYMLINK,
@@ -415,21 +574,30 @@ impl Zfs {
         } else {
             512
         };
+        let mut long_target = Vec::new();
         if let Some(t) = target {
             z.size = t.len() as u64;
             if t.len() <= INLINE_MAX {
                 z.inline = t.to_vec();
+            } else {
+                long_target = t.to_vec();
             }
         }
-        let obj = self
-            .os
-            .create_object(txg, ty, blksz, BONUS_ZNODE, &z.encode())?;
-        if let Some(t) = target {
-            if t.len() > INLINE_MAX {
-                self.os.write(txg, obj, 0, t)?;
+        let obj = match obj {
+            Some(o) => {
+                self.os
+                    .claim_object(txg, o, ty, blksz, BONUS_ZNODE, &z.encode())?;
+                o
             }
+            None => self
+                .os
+                .create_object(txg, ty, blksz, BONUS_ZNODE, &z.encode())?,
+        };
+        if !long_target.is_empty() {
+            self.os.write(txg, obj, 0, &long_target)?;
         }
-        Zap::new(&self.os, dir).insert(txg, name, &dirent_encode(obj, mode))?;
+        Zap::new(&self.os, dir).insert(txg, name, &dirent_encode(obj, z.mode))?;
+        let now = z.ctime;
         self.update(txg, dir, |d| {
             d.size += 1;
             if kind == libc::S_IFDIR {
@@ -439,7 +607,19 @@ impl Zfs {
             d.ctime = now;
             Ok(())
         })?;
-        let _ = z;
+        self.log(
+            txg,
+            &Record::Create {
+                dir,
+                obj,
+                name: name.to_vec(),
+                z,
+                target: long_target,
+            },
+        );
+        drop(ns);
+        drop(tx);
+        self.changed()?;
         self.getattr(obj)
     }
 
@@ -483,8 +663,19 @@ impl Zfs {
             Ok(())
         })?;
         self.remove_from_queue(txg, obj)?;
+        self.log(
+            txg,
+            &Record::Link {
+                obj,
+                dir: newdir,
+                name: newname.to_vec(),
+            },
+        );
         let mut a = self.getattr(obj)?;
         a.z = z;
+        drop(_ns);
+        drop(tx);
+        self.changed()?;
         Ok(a)
     }
 
@@ -526,7 +717,18 @@ impl Zfs {
             d.ctime = now;
             Ok(())
         })?;
-        self.drop_link(txg, obj, now)
+        self.drop_link(txg, obj, now)?;
+        self.log(
+            txg,
+            &Record::Remove {
+                dir,
+                name: name.to_vec(),
+                want_dir,
+            },
+        );
+        drop(_ns);
+        drop(tx);
+        self.changed()
     }
 
     /// One link of `obj` is gone: free it when it was the last and nobody
@@ -635,7 +837,33 @@ impl Zfs {
         }
         let tx = self.tx(8192, true)?;
         let txg = tx.txg();
-        let _ns = self.ns.lock();
+        let ns = self.ns.lock();
+        self.rename_locked(txg, dir, name, newdir, newname, flags)?;
+        self.log(
+            txg,
+            &Record::Rename {
+                dir,
+                name: name.to_vec(),
+                newdir,
+                newname: newname.to_vec(),
+                flags,
+            },
+        );
+        drop(ns);
+        drop(tx);
+        self.changed()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rename_locked(
+        &self,
+        txg: u64,
+        dir: u64,
+        name: &[u8],
+        newdir: u64,
+        newname: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         let Some((src, _)) = self.entry_of(dir, name)? else {
             return err(libc::ENOENT, "no such file or directory");
         };
@@ -797,7 +1025,7 @@ impl Zfs {
         let tx = self.tx(data.len() as u64, false)?;
         let txg = tx.txg();
         let now = Timespec::now();
-        self.os.with_lock(obj, true, || -> Result<u32> {
+        let n = self.os.with_lock(obj, true, || -> Result<u32> {
             let mut z = self.znode(obj)?;
             if z.is_dir() {
                 return err(libc::EISDIR, "is a directory");
@@ -815,8 +1043,12 @@ impl Zfs {
                 z.mode &= !(libc::S_ISUID | libc::S_ISGID);
             }
             self.put_znode(txg, obj, &z)?;
+            self.log_write(txg, obj, off, data.len());
             Ok(data.len() as u32)
-        })?
+        })??;
+        drop(tx);
+        self.changed()?;
+        Ok(n)
     }
 
     /// Changes attributes.
@@ -855,8 +1087,18 @@ impl Zfs {
                 z.mtime = m;
             }
             z.ctime = s.ctime.unwrap_or(now);
-            self.put_znode(txg, obj, &z)
+            self.put_znode(txg, obj, &z)?;
+            // Replay sets the same times, not the time of replay.
+            let mut logged = s.clone();
+            logged.ctime = Some(z.ctime);
+            if logged.size.is_some() {
+                logged.mtime = Some(z.mtime);
+            }
+            self.log(txg, &Record::SetAttr { obj, s: logged });
+            Ok(())
         })??;
+        drop(tx);
+        self.changed()?;
         self.getattr(obj)
     }
 
@@ -925,11 +1167,10 @@ impl Zfs {
 
     /// Makes the file's changes durable.
     pub fn fsync(&self, _obj: u64) -> Result<()> {
-        if self.read_only {
+        if self.read_only || self.sync == SyncMode::Disabled {
             return Ok(());
         }
-        self.dsl.pool().sync()?;
-        Ok(())
+        self.commit()
     }
 
     /// Preallocates (extends the size) or punches a hole.
@@ -962,9 +1203,20 @@ impl Zfs {
             }
             z.mtime = now;
             z.ctime = now;
-            self.put_znode(txg, obj, &z)
+            self.put_znode(txg, obj, &z)?;
+            self.log(
+                txg,
+                &Record::Fallocate {
+                    obj,
+                    offset,
+                    len,
+                    mode,
+                },
+            );
+            Ok(())
         })??;
-        Ok(())
+        drop(tx);
+        self.changed()
     }
 
     /// `lseek` with SEEK_DATA or SEEK_HOLE.
@@ -1038,7 +1290,17 @@ impl Zfs {
             z.ctime = Timespec::now();
             Ok(())
         })?;
-        Ok(())
+        self.log(
+            txg,
+            &Record::SetXattr {
+                obj,
+                name: name.to_vec(),
+                value: value.to_vec(),
+            },
+        );
+        drop(_ns);
+        drop(tx);
+        self.changed()
     }
 
     /// An extended attribute's value.
@@ -1078,6 +1340,15 @@ impl Zfs {
             z.ctime = Timespec::now();
             Ok(())
         })?;
-        Ok(())
+        self.log(
+            txg,
+            &Record::RemoveXattr {
+                obj,
+                name: name.to_vec(),
+            },
+        );
+        drop(_ns);
+        drop(tx);
+        self.changed()
     }
 }

@@ -266,8 +266,9 @@ impl DslPool {
             .is_some_and(|d| d.phys.kind == DirKind::Volume)
     }
 
-    /// The value of property `name` of dataset `id`.
-    pub(crate) fn prop_of(&self, st: &DslState, id: u64, name: &str) -> Result<PropValue> {
+    /// The value of property `name` of dataset `id`, with the tree already
+    /// locked (see [`DslPool::with_state`]): many values under one lock.
+    pub fn prop_of(&self, st: &DslState, id: u64, name: &str) -> Result<PropValue> {
         let ds = st.ds(id)?;
         let dir = ds.phys.dir;
         let d = st.dir(dir)?;

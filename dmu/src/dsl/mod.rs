@@ -9,6 +9,7 @@
 //! waits for the txg.
 
 pub mod deadlist;
+pub mod diff;
 pub mod info;
 pub mod names;
 pub mod ops;
@@ -337,7 +338,35 @@ impl DslPool {
         }
         let dsl = Arc::new(dsl);
         pool.set_syncer(Some(dsl.clone()));
+        dsl.claim_logs()?;
         Ok(dsl)
+    }
+
+    /// Claims the intent log chains of every filesystem and volume: their
+    /// blocks were allocated in txgs that may not have synced, and nothing
+    /// may be written over them before they are replayed.
+    fn claim_logs(&self) -> Result<()> {
+        let heads: Vec<(u64, String)> = self.with_state(|st| {
+            st.datasets
+                .iter()
+                .filter(|(_, d)| d.snap_name.is_none() && !d.phys.bp.is_hole())
+                .map(|(id, _)| (*id, st.ds_name(*id)))
+                .collect()
+        });
+        let imported = self.pool.last_synced_txg();
+        for (id, name) in heads {
+            let os = self.objset(&name)?;
+            if os.zil_header().first.is_none() {
+                self.drop_objset(id);
+                continue;
+            }
+            let txg = self.pool.txg().hold_raw();
+            let r = os.zil_claim(txg, imported);
+            self.dirty_objsets.lock().entry(txg).or_default().insert(id);
+            self.pool.txg().release(txg);
+            r?;
+        }
+        Ok(())
     }
 
     fn new(pool: Pool, cache: Arc<BlockCache>, mos: Arc<Objset>) -> DslPool {
@@ -562,6 +591,17 @@ impl DslPool {
         Ok(tx)
     }
 
+    /// A transaction in `txg`, which the caller holds open (log replay):
+    /// no throttle, no quota, every change in that one txg.
+    pub fn assign_in(&self, ds: u64, txg: u64) -> Result<Tx<'_>> {
+        self.pool
+            .txg()
+            .hold_txg(txg)
+            .map_err(|e| DmuError::Invalid(format!("cannot join txg: {e}")))?;
+        self.dirty_objsets.lock().entry(txg).or_default().insert(ds);
+        Ok(Tx { dsl: self, txg })
+    }
+
     fn release_pending(&self, txg: u64) {
         let mut p = self.pending.lock();
         let Some(list) = p.by_txg.remove(&txg) else {
@@ -584,13 +624,10 @@ impl DslPool {
     }
 
     fn sync_inner(&self, txg: u64) -> Result<Option<BlkPtr>> {
-        // 1. Each dataset's own data.
-        let ids: Vec<u64> = self
-            .dirty_objsets
-            .lock()
-            .remove(&txg)
-            .map(|s| s.into_iter().collect())
-            .unwrap_or_default();
+        // 1. Each dataset's own data (and intent log), for every dataset
+        // written in the txg or open.
+        let mut ids: BTreeSet<u64> = self.dirty_objsets.lock().remove(&txg).unwrap_or_default();
+        ids.extend(self.objsets.lock().keys().copied());
         for id in ids {
             let os = match self.objsets.lock().get(&id) {
                 Some(os) => os.clone(),
@@ -659,6 +696,13 @@ impl DslPool {
 impl Syncer for DslPool {
     fn sync(&self, _pool: &Pool, txg: u64) -> basin_pool::Result<Option<BlkPtr>> {
         self.sync_inner(txg).map_err(to_pool)
+    }
+
+    fn synced(&self, _pool: &Pool, txg: u64) {
+        let open: Vec<Arc<Objset>> = self.objsets.lock().values().cloned().collect();
+        for os in open {
+            os.zil().clean(txg);
+        }
     }
 }
 

@@ -21,3 +21,32 @@ pub trait BlockDevice: Send + Sync {
         None
     }
 }
+
+/// A device seen through a read-only window: reads pass through, writes and
+/// flushes fail with `EROFS` (a pool opened by the checker).
+pub struct ReadOnlyDevice(pub std::sync::Arc<dyn BlockDevice>);
+
+impl BlockDevice for ReadOnlyDevice {
+    fn path(&self) -> &str {
+        self.0.path()
+    }
+
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.0.read_at(offset, buf)
+    }
+
+    fn write_at(&self, _offset: u64, _buf: &[u8]) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    // No io_uring descriptor: every I/O goes through the methods above, so
+    // no write can reach the device whichever fd it was opened with.
+}

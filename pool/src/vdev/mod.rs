@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::label::FRONT_RESERVE;
 pub use buf::AlignedBuf;
-pub use device::BlockDevice;
+pub use device::{BlockDevice, ReadOnlyDevice};
 pub use engine::{IoEngine, IoOp, IoOutcome, IoRequest};
 pub use queue::IoClass;
 
@@ -171,6 +171,8 @@ pub struct TopVdev {
     /// log2 of the metaslab size.
     pub ms_shift: u8,
     rotor: AtomicUsize,
+    /// Reads never rewrite damaged copies (a pool opened read-only).
+    no_heal: AtomicBool,
 }
 
 /// What a verified read returns.
@@ -210,7 +212,18 @@ impl TopVdev {
             asize,
             ms_shift,
             rotor: AtomicUsize::new(0),
+            no_heal: AtomicBool::new(false),
         }
+    }
+
+    /// Stops reads from rewriting damaged copies (a read-only pool).
+    pub fn set_no_heal(&self, no_heal: bool) {
+        self.no_heal.store(no_heal, Ordering::Release);
+    }
+
+    /// True when reads leave damaged copies as they are.
+    pub fn no_heal(&self) -> bool {
+        self.no_heal.load(Ordering::Acquire)
     }
 
     /// Bytes allocated for a block of `psize` stored bytes.
@@ -363,7 +376,7 @@ impl TopVdev {
 
     /// Rewrites good data over the damaged copies; returns the bytes written.
     fn heal(&self, damaged: &[Arc<Leaf>], offset: u64, good: &[u8]) -> u64 {
-        if damaged.is_empty() {
+        if damaged.is_empty() || self.no_heal() {
             return 0;
         }
         let buf = Arc::new(AlignedBuf::from_slice_padded(good, good.len()));
