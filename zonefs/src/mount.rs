@@ -140,7 +140,17 @@ impl Mount {
     /// Unmounts: fails with EBUSY when files are in use, unless `force`
     /// (then the mount is detached and goes when the last user leaves).
     pub fn unmount(mut self, force: bool) -> Result<()> {
-        match nix::mount::umount2(&self.path, nix::mount::MntFlags::empty()) {
+        // The kernel releases closed files asynchronously: a mount that was
+        // busy a moment ago may be idle now, so try for a little while.
+        let mut r = nix::mount::umount2(&self.path, nix::mount::MntFlags::empty());
+        for _ in 0..20 {
+            if r != Err(nix::errno::Errno::EBUSY) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            r = nix::mount::umount2(&self.path, nix::mount::MntFlags::empty());
+        }
+        match r {
             Ok(()) => {}
             Err(nix::errno::Errno::EBUSY) if !force => {
                 return err(
