@@ -172,8 +172,7 @@ fn random_io_matches_the_model() {
     for step in 0..ops {
         let i = rng.gen_range(0..FILES);
         let len = model[i].len() as u64;
-        let what;
-        match rng.gen_range(0..100) {
+        let what: String = match rng.gen_range(0..100) {
             0..=34 => {
                 let off = rng.gen_range(0..MAX_LEN);
                 let n = rng
@@ -187,7 +186,7 @@ fn random_io_matches_the_model() {
                     m.resize(off as usize + n, 0);
                 }
                 m[off as usize..off as usize + n].copy_from_slice(&data);
-                what = format!("write file{i} {off}+{n}");
+                format!("write file{i} {off}+{n}")
             }
             35..=54 => {
                 if len == 0 {
@@ -201,13 +200,13 @@ fn random_io_matches_the_model() {
                     b[..] == model[i][off as usize..(off + n) as usize],
                     "step {step} seed {seed}: read file{i} {off}+{n} differs"
                 );
-                what = format!("read file{i} {off}+{n}");
+                format!("read file{i} {off}+{n}")
             }
             55..=64 => {
                 let to = rng.gen_range(0..MAX_LEN);
                 open(&w, i).set_len(to).unwrap();
                 model[i].resize(to as usize, 0);
-                what = format!("truncate file{i} {to}");
+                format!("truncate file{i} {to}")
             }
             65..=72 => {
                 if len == 0 {
@@ -227,7 +226,7 @@ fn random_io_matches_the_model() {
                 };
                 assert_eq!(r, 0, "punch hole: {}", std::io::Error::last_os_error());
                 model[i][off as usize..(off + n) as usize].fill(0);
-                what = format!("punch file{i} {off}+{n}");
+                format!("punch file{i} {off}+{n}")
             }
             73..=82 => {
                 // mmap: read a range, write a range through the mapping.
@@ -271,22 +270,22 @@ fn random_io_matches_the_model() {
                     assert_eq!(libc::msync(p, map_len, libc::MS_SYNC), 0);
                     libc::munmap(p, map_len);
                 }
-                what = format!("mmap file{i} {off}+{n}");
+                format!("mmap file{i} {off}+{n}")
             }
             83..=86 => {
                 open(&w, i).sync_all().unwrap();
-                what = format!("fsync file{i}");
+                format!("fsync file{i}")
             }
             87..=88 => {
                 w.remount();
-                what = "remount".into();
+                "remount".into()
             }
             89 => {
                 w.reimport();
-                what = "export and import".into();
+                "export and import".into()
             }
             _ => continue,
-        }
+        };
         if step % 10 == 0 || what.contains("mount") || what.contains("import") {
             check(&w, &model, &format!("seed {seed} step {step} after {what}"));
         }
