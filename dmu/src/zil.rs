@@ -239,6 +239,19 @@ impl Zil {
         Ok(seq)
     }
 
+    /// Bytes of the records waiting for a commit.
+    pub fn pending_bytes(&self) -> usize {
+        self.state
+            .lock()
+            .pending
+            .iter()
+            .map(|p| match &p.itx {
+                Itx::Eager(b) => b.len(),
+                Itx::Data { prefix, len, .. } => prefix.len() + len,
+            })
+            .sum()
+    }
+
     /// True when records wait for a commit.
     pub fn has_pending(&self) -> bool {
         !self.state.lock().pending.is_empty()

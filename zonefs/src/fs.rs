@@ -118,6 +118,9 @@ pub enum SyncMode {
     Disabled,
 }
 
+/// Above this many bytes waiting in the log, a commit syncs the txg.
+const BULK_COMMIT: usize = 8 << 20;
+
 /// Largest piece of data one write record carries.
 const LOG_WRITE_CHUNK: usize = 64 * 1024;
 
@@ -303,7 +306,10 @@ impl Zfs {
     /// Commits the intent log (or, if a record could not be logged, syncs
     /// the txg).
     fn commit(&self) -> Result<()> {
-        if std::mem::take(&mut *self.overflow.lock()) {
+        // Much data waiting is better written once, by a txg sync, than
+        // twice (log, then tree); so is a change that could not be logged.
+        let bulk = self.os.zil().pending_bytes() > BULK_COMMIT;
+        if std::mem::take(&mut *self.overflow.lock()) || bulk {
             self.dsl.pool().sync()?;
             return Ok(());
         }
