@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags as FuseRenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags as FuseRenameFlags,
+    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use parking_lot::RwLock;
 
@@ -260,6 +260,10 @@ impl FuseFs {
 
 impl Filesystem for FuseFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let want = InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS;
+        let _ = config.add_capabilities(want & config.capabilities());
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
@@ -502,7 +506,13 @@ impl Filesystem for FuseFs {
                 if acc != libc::O_RDONLY && self.writable(&fs).is_err() {
                     return reply.error(Errno::EROFS);
                 }
-                reply.opened(FileHandle(0), FopenFlags::empty())
+                // O_DIRECT bypasses the kernel's page cache.
+                let f = if flags.0 & libc::O_DIRECT != 0 {
+                    FopenFlags::FOPEN_DIRECT_IO
+                } else {
+                    FopenFlags::empty()
+                };
+                reply.opened(FileHandle(0), f)
             }
             Ok(_) => reply.error(Errno::EISDIR),
             Err(e) => reply.error(e),
@@ -612,91 +622,36 @@ impl Filesystem for FuseFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        // Offsets: 1 after ".", 2 after "..", 3 after ".zfs", then a
-        // ZAP cookie + 3.
-        let target = match self.target(ino) {
-            Ok(t) => t,
-            Err(e) => return reply.error(e),
-        };
-        let mut off = offset;
-        if off == 0 {
-            if reply.add(ino, 1, FileType::Directory, ".") {
-                return reply.ok();
-            }
-            off = 1;
+        let r = self.list(ino, offset, &mut |e| {
+            reply.add(e.ino, e.next, e.kind, e.name)
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        if off == 1 {
-            let parent = match &target {
-                Target::CtlSnapdir => INodeNo(CTL_ROOT),
-                _ => INodeNo(1),
-            };
-            if reply.add(parent, 2, FileType::Directory, "..") {
-                return reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let r = self.list(ino, offset, &mut |e| {
+            let full = reply.add(e.ino, e.next, e.name, &e.ttl, &e.attr, e.gen);
+            // The kernel counts a lookup for every entry but "." and "..".
+            if !full {
+                if let Some((fs, obj)) = &e.held {
+                    fs.hold(*obj);
+                }
             }
-            off = 2;
-        }
-        match target {
-            Target::CtlRoot => {
-                if off == 2 {
-                    let _ = reply.add(INodeNo(CTL_SNAPDIR), 3, FileType::Directory, "snapshot");
-                }
-                reply.ok()
-            }
-            Target::CtlSnapdir => {
-                let names = self.snapshot_names();
-                for (i, n) in names.iter().enumerate().skip((off - 2) as usize) {
-                    // Inode numbers of unvisited snapshots are placeholders;
-                    // a lookup gives the real one.
-                    if reply.add(
-                        INodeNo(CTL_SNAPDIR + 1 + i as u64),
-                        3 + i as u64,
-                        FileType::Directory,
-                        n,
-                    ) {
-                        break;
-                    }
-                }
-                reply.ok()
-            }
-            Target::Obj(fs, dir) => {
-                let slot = self.slot_of(&fs);
-                if off == 2 {
-                    if dir == ROOT_OBJ
-                        && slot == 0
-                        && self.opts.snapdir_visible
-                        && reply.add(INodeNo(CTL_ROOT), 3, FileType::Directory, ".zfs")
-                    {
-                        return reply.ok();
-                    }
-                    off = 3;
-                }
-                let mut cookie = off - 3;
-                loop {
-                    let page = match fs.readdir(dir, cookie, 128) {
-                        Ok(p) => p,
-                        Err(e) => return reply.error(errno(&e)),
-                    };
-                    if page.is_empty() {
-                        break;
-                    }
-                    let mut full = false;
-                    for e in &page {
-                        let ino = INodeNo(self.ino_of(slot, e.obj));
-                        if reply.add(ino, e.next + 3, kind_of(e.kind), OsStr::from_bytes(&e.name)) {
-                            full = true;
-                            break;
-                        }
-                        cookie = e.next;
-                    }
-                    if full {
-                        break;
-                    }
-                }
-                if slot == 0 && !self.opts.read_only {
-                    let _ = fs.touch_atime(dir, self.opts.atime, self.opts.relatime);
-                }
-                reply.ok()
-            }
+            full
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -820,7 +775,7 @@ impl Filesystem for FuseFs {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _flags: i32,
+        flags: i32,
         reply: ReplyCreate,
     ) {
         let r = (|| -> Result<(Arc<Zfs>, Attr), Errno> {
@@ -835,12 +790,17 @@ impl Filesystem for FuseFs {
         match r {
             Ok((fs, a)) => {
                 fs.hold(a.obj);
+                let f = if flags & libc::O_DIRECT != 0 {
+                    FopenFlags::FOPEN_DIRECT_IO
+                } else {
+                    FopenFlags::empty()
+                };
                 reply.created(
                     &self.opts.ttl,
                     &self.file_attr(0, &a),
                     Generation(a.z.gen),
                     FileHandle(0),
-                    FopenFlags::empty(),
+                    f,
                 )
             }
             Err(e) => reply.error(e),
@@ -898,7 +858,160 @@ impl Filesystem for FuseFs {
     }
 }
 
+/// One directory entry as a listing gives it.
+struct Listed<'a> {
+    ino: INodeNo,
+    next: u64,
+    kind: FileType,
+    name: &'a OsStr,
+    attr: FileAttr,
+    ttl: Duration,
+    gen: Generation,
+    /// The object a readdirplus reply makes the kernel hold.
+    held: Option<(Arc<Zfs>, u64)>,
+}
+
 impl FuseFs {
+    /// Lists the directory `ino` from `offset`, calling `add` per entry
+    /// until it says the reply is full. Offsets: 1 after ".", 2 after "..",
+    /// 3 after ".zfs", then a ZAP cookie + 3.
+    fn list(
+        &self,
+        ino: INodeNo,
+        offset: u64,
+        add: &mut dyn FnMut(Listed) -> bool,
+    ) -> Result<(), Errno> {
+        let target = self.target(ino)?;
+        let dir_attr = |i: u64| ctl_attr(i);
+        let mut off = offset;
+        let self_attr = match &target {
+            Target::Obj(fs, o) => fs
+                .getattr(*o)
+                .map(|a| self.file_attr(self.slot_of(fs), &a))
+                .map_err(|e| errno(&e))?,
+            Target::CtlRoot => dir_attr(CTL_ROOT),
+            Target::CtlSnapdir => dir_attr(CTL_SNAPDIR),
+        };
+        let dot = |name: &'static str, attr: FileAttr, next: u64| Listed {
+            ino: attr.ino,
+            next,
+            kind: FileType::Directory,
+            name: OsStr::new(name),
+            attr,
+            ttl: self.opts.ttl,
+            gen: Generation(0),
+            held: None,
+        };
+        if off == 0 {
+            if add(dot(".", self_attr, 1)) {
+                return Ok(());
+            }
+            off = 1;
+        }
+        if off == 1 {
+            let parent = match &target {
+                Target::CtlSnapdir => dir_attr(CTL_ROOT),
+                _ => FileAttr {
+                    ino: INodeNo(1),
+                    ..self_attr
+                },
+            };
+            if add(dot("..", parent, 2)) {
+                return Ok(());
+            }
+            off = 2;
+        }
+        match target {
+            Target::CtlRoot => {
+                if off == 2 {
+                    let _ = add(dot("snapshot", dir_attr(CTL_SNAPDIR), 3));
+                }
+                Ok(())
+            }
+            Target::CtlSnapdir => {
+                for (i, n) in self
+                    .snapshot_names()
+                    .iter()
+                    .enumerate()
+                    .skip((off - 2) as usize)
+                {
+                    let (slot, fs) = self.snapshot(n.as_bytes())?;
+                    let attr = match fs.getattr(ROOT_OBJ) {
+                        Ok(a) => self.file_attr(slot, &a),
+                        Err(_) => {
+                            let mut a = ctl_attr(self.ino_of(slot, ROOT_OBJ));
+                            a.perm = 0o755;
+                            a
+                        }
+                    };
+                    let held = fs.getattr(ROOT_OBJ).ok().map(|_| (fs.clone(), ROOT_OBJ));
+                    let e = Listed {
+                        ino: attr.ino,
+                        next: 3 + i as u64,
+                        kind: FileType::Directory,
+                        name: OsStr::new(n.as_str()),
+                        attr,
+                        ttl: self.ttl(slot),
+                        gen: Generation(0),
+                        held,
+                    };
+                    if add(e) {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Target::Obj(fs, dir) => {
+                let slot = self.slot_of(&fs);
+                if off == 2 {
+                    if dir == ROOT_OBJ
+                        && slot == 0
+                        && self.opts.snapdir_visible
+                        && add(dot(".zfs", dir_attr(CTL_ROOT), 3))
+                    {
+                        return Ok(());
+                    }
+                    off = 3;
+                }
+                let mut cookie = off - 3;
+                'pages: loop {
+                    let page = fs.readdir(dir, cookie, 128).map_err(|e| errno(&e))?;
+                    if page.is_empty() {
+                        break;
+                    }
+                    for e in &page {
+                        let attr = match fs.getattr(e.obj) {
+                            Ok(a) => (self.file_attr(slot, &a), Generation(a.z.gen)),
+                            // Removed since the page was read: skip it.
+                            Err(_) => {
+                                cookie = e.next;
+                                continue;
+                            }
+                        };
+                        let l = Listed {
+                            ino: INodeNo(self.ino_of(slot, e.obj)),
+                            next: e.next + 3,
+                            kind: kind_of(e.kind),
+                            name: OsStr::from_bytes(&e.name),
+                            attr: attr.0,
+                            ttl: self.ttl(slot),
+                            gen: attr.1,
+                            held: Some((fs.clone(), e.obj)),
+                        };
+                        if add(l) {
+                            break 'pages;
+                        }
+                        cookie = e.next;
+                    }
+                }
+                if slot == 0 && !self.opts.read_only {
+                    let _ = fs.touch_atime(dir, self.opts.atime, self.opts.relatime);
+                }
+                Ok(())
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn make(
         &self,

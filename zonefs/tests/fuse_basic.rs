@@ -100,3 +100,97 @@ fn many_files_in_one_directory() {
     }
     assert_eq!(fs::read_dir(f.p("big")).unwrap().count(), 2500);
 }
+
+#[test]
+fn snapshots_xattrs_exchange_direct_io_statfs() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(&[("quota", "64M")]);
+    fs::write(f.p("kept"), b"version 1").unwrap();
+    f.dsl.snapshot(&["tp/fs@one".into()], false).unwrap();
+    fs::write(f.p("kept"), b"version 2").unwrap();
+    fs::write(f.p("new"), b"after").unwrap();
+    // .zfs is hidden from listings but can be entered.
+    let names: Vec<String> = fs::read_dir(f.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.contains(&".zfs".to_string()));
+    let snaps: Vec<String> = fs::read_dir(f.p(".zfs/snapshot"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(snaps, vec!["one"]);
+    assert_eq!(
+        fs::read(f.p(".zfs/snapshot/one/kept")).unwrap(),
+        b"version 1"
+    );
+    assert!(!f.p(".zfs/snapshot/one/new").exists());
+    let e = fs::write(f.p(".zfs/snapshot/one/kept"), b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+    // Extended attributes.
+    xattr_set(&f.p("kept"), "user.color", b"blue");
+    assert_eq!(
+        xattr_get(&f.p("kept"), "user.color").as_deref(),
+        Some(&b"blue"[..])
+    );
+    assert_eq!(xattr_get(&f.p("kept"), "user.none"), None);
+    // RENAME_EXCHANGE swaps.
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: two valid C strings; renameat2 reads them only.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            c(&f.p("kept")).as_ptr(),
+            libc::AT_FDCWD,
+            c(&f.p("new")).as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+    assert_eq!(fs::read(f.p("kept")).unwrap(), b"after");
+    assert_eq!(fs::read(f.p("new")).unwrap(), b"version 2");
+    // O_DIRECT reads and writes pass through.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut fh = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(f.p("direct"))
+            .unwrap();
+        fh.write_all(&vec![9u8; 1 << 20]).unwrap();
+    }
+    assert_eq!(fs::read(f.p("direct")).unwrap(), vec![9u8; 1 << 20]);
+    // statfs reports the quota, not the pool.
+    let st = nix::sys::statvfs::statvfs(&f.root()).unwrap();
+    let total = st.blocks() * st.fragment_size();
+    assert!(
+        total <= 64 << 20 && total > 60 << 20,
+        "statfs total {total}"
+    );
+}
+
+fn xattr_set(p: &std::path::Path, name: &str, v: &[u8]) {
+    let cp = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    let cn = std::ffi::CString::new(name).unwrap();
+    // SAFETY: valid C strings and a buffer of v.len() bytes.
+    let r = unsafe { libc::setxattr(cp.as_ptr(), cn.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
+    assert_eq!(r, 0, "setxattr: {}", std::io::Error::last_os_error());
+}
+
+fn xattr_get(p: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    let cp = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    let cn = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid C strings and a buffer of buf.len() bytes.
+    let n = unsafe { libc::getxattr(cp.as_ptr(), cn.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(buf)
+}
