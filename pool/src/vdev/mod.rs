@@ -8,6 +8,7 @@ pub mod engine;
 pub mod file;
 pub mod mem;
 pub mod queue;
+pub mod raidz;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
