@@ -107,7 +107,7 @@ pub fn map(offset: u64, psize: u64, ashift: u8, n: usize, nparity: usize) -> Map
     let rows = d.div_ceil(dcols);
     // Data columns: the first `d mod dcols` (when not zero) get a full
     // `rows` sectors, the others one fewer.
-    let full = if d % dcols == 0 { dcols } else { d % dcols };
+    let full = if d.is_multiple_of(dcols) { dcols } else { d % dcols };
     let first = b % n as u64;
     let base = b / n as u64;
     let ncols = if d < dcols { nparity as u64 + d } else { n as u64 };
@@ -119,9 +119,7 @@ pub fn map(offset: u64, psize: u64, ashift: u8, n: usize, nparity: usize) -> Map
             child -= n as u64;
             off += 1;
         }
-        let sectors = if c < nparity as u64 {
-            rows
-        } else if c - (nparity as u64) < full {
+        let sectors = if c < nparity as u64 || c - (nparity as u64) < full {
             rows
         } else {
             rows - 1
