@@ -913,6 +913,90 @@ impl Objset {
         })
     }
 
+    /// Calls `visit(bp, object, level, blkid)` for every block of the
+    /// synced tree (the root block as object 0) whose birth is at least
+    /// `min_birth`; subtrees born earlier are skipped whole. A block that
+    /// cannot be read is still visited, but not descended into: the scan
+    /// that asked will find it damaged.
+    pub fn scan_blocks(
+        &self,
+        min_birth: u64,
+        visit: &mut dyn FnMut(&BlkPtr, u64, u8, u64),
+    ) -> Result<()> {
+        let root = self.root_bp();
+        if root.is_hole() || root.birth < min_birth {
+            return Ok(());
+        }
+        visit(&root, 0, 0, 0);
+        let (top, nlevels) = {
+            let st = self.state.lock();
+            (st.phys.metadnode.blkptr, st.phys.metadnode.nlevels)
+        };
+        let mut dnode_blocks = Vec::new();
+        self.scan_tree(
+            &top,
+            nlevels.saturating_sub(1),
+            0,
+            min_birth,
+            &mut |bp, level, blkid| {
+                visit(bp, 0, level, blkid);
+                if level == 0 {
+                    dnode_blocks.push((*bp, blkid));
+                }
+            },
+        );
+        for (b, blkid) in dnode_blocks {
+            let Ok(data) = self.cache.read(&self.pool, &b) else {
+                continue;
+            };
+            let per_block = (data.len() / DNODE_SIZE) as u64;
+            for (i, chunk) in data.chunks(DNODE_SIZE).enumerate() {
+                let Ok(d) = DnodePhys::decode(chunk) else {
+                    continue;
+                };
+                if d.is_free() {
+                    continue;
+                }
+                let object = blkid * per_block + i as u64;
+                self.scan_tree(
+                    &d.blkptr,
+                    d.nlevels.saturating_sub(1),
+                    0,
+                    min_birth,
+                    &mut |bp, level, id| visit(bp, object, level, id),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_tree(
+        &self,
+        bp: &BlkPtr,
+        level: u8,
+        blkid: u64,
+        min_birth: u64,
+        f: &mut dyn FnMut(&BlkPtr, u8, u64),
+    ) {
+        if bp.is_hole() || bp.birth < min_birth {
+            return;
+        }
+        f(bp, level, blkid);
+        if level == 0 {
+            return;
+        }
+        let Ok(b) = self.cache.read(&self.pool, bp) else {
+            return;
+        };
+        let Ok(children) = decode_indirect(&b) else {
+            return;
+        };
+        let fanout = children.len() as u64;
+        for (i, child) in children.iter().enumerate() {
+            self.scan_tree(child, level - 1, blkid * fanout + i as u64, min_birth, f);
+        }
+    }
+
     /// Every block of the synced tree born after txg `after` (the metadnode's
     /// and every object's), not counting the root block. Subtrees born
     /// earlier are skipped whole, and so are dnode blocks born earlier

@@ -166,7 +166,7 @@ pub fn walk_chain(pool: &Pool, h: &ZilHeader) -> (Vec<ChainBlock>, ZilPtr) {
         }
         let expected = ptr;
         let verify = |b: &[u8]| decode_block(b, h.chain_id, &expected).is_some();
-        let Ok(b) = pool.read_raw(&ptr.dva, &verify) else {
+        let Ok(b) = pool.read_raw(&ptr.dva, ZIL_BLOCK, &verify) else {
             break;
         };
         let Some((recs, next, end)) = decode_block(&b, h.chain_id, &ptr) else {
@@ -385,7 +385,7 @@ impl Zil {
             following.encode_into(&mut b[48..48 + ZIL_PTR_SIZE]);
             let sum = checksum(chain_id, next.seq, &b[..used]);
             b[SUM_OFF..SUM_OFF + 32].copy_from_slice(&sum);
-            pool.write_raw(&next.dva, &b[..used.div_ceil(4096) * 4096])?;
+            pool.write_raw(&next.dva, &b[..used.div_ceil(4096) * 4096], ZIL_BLOCK)?;
             wrote.push((next, max_txg));
             next = following;
         }

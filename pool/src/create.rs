@@ -153,7 +153,11 @@ impl Pool {
         let mut devices: HashMap<u64, Arc<dyn BlockDevice>> = HashMap::new();
         for (i, (top, group)) in spec.tops.iter().zip(&groups).enumerate() {
             let sizes: Vec<u64> = group.iter().map(|o| o.dev.size()).collect();
-            let (asize, ms_shift) = top_geometry(&sizes);
+            let width = match top.kind {
+                TopKind::Raidz(_) => sizes.len(),
+                _ => 1,
+            };
+            let (asize, ms_shift) = top_geometry(&sizes, width, ashift);
             let mut leaf = |o: &Opened, id: u32| {
                 let g = new_guid();
                 devices.insert(g, o.dev.clone());
@@ -168,6 +172,7 @@ impl Pool {
                     ms_shift: 0,
                     offline: false,
                     dtl_txg: 0,
+                    dtl_start: 0,
                     children: vec![],
                 }
             };
@@ -179,6 +184,27 @@ impl Pool {
                     ms_shift,
                     ..leaf(&group[0], i as u32)
                 },
+                TopKind::Raidz(nparity) => {
+                    let children: Vec<VdevConfig> = group
+                        .iter()
+                        .enumerate()
+                        .map(|(j, o)| leaf(o, j as u32))
+                        .collect();
+                    VdevConfig {
+                        kind: VdevKind::Raidz,
+                        guid: new_guid(),
+                        id: i as u32,
+                        path: None,
+                        nparity,
+                        ashift,
+                        asize,
+                        ms_shift,
+                        offline: false,
+                        dtl_txg: 0,
+                        dtl_start: 0,
+                        children,
+                    }
+                }
                 TopKind::Mirror => {
                     let children: Vec<VdevConfig> = group
                         .iter()
@@ -196,6 +222,7 @@ impl Pool {
                         ms_shift,
                         offline: false,
                         dtl_txg: 0,
+                        dtl_start: 0,
                         children,
                     }
                 }
@@ -213,6 +240,7 @@ impl Pool {
             ms_shift: 0,
             offline: false,
             dtl_txg: 0,
+            dtl_start: 0,
             children: tops,
         };
 

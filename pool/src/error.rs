@@ -152,6 +152,27 @@ pub enum PoolError {
     /// Something the pool does not do (yet).
     #[error("{0}")]
     Unsupported(String),
+    /// A scrub or resilver request that the current scan state refuses.
+    #[error("{0}")]
+    ScanBusy(String),
+    /// A vdev operation (offline, attach, replace...) that cannot be done.
+    #[error("cannot {op} {vdev}: {why}")]
+    VdevOp {
+        /// The operation.
+        op: &'static str,
+        /// The vdev named.
+        vdev: String,
+        /// Why not.
+        why: String,
+    },
+    /// No vdev of the pool goes by that name.
+    #[error("no such device in pool '{pool}': {vdev}")]
+    NoSuchVdev {
+        /// The pool.
+        pool: String,
+        /// The name given.
+        vdev: String,
+    },
 }
 
 impl PoolError {
@@ -184,6 +205,8 @@ impl PoolError {
             PoolError::VdevLocked(_) | PoolError::PoolActive { .. } => libc::EBUSY,
             PoolError::Unsupported(_) => libc::ENOTSUP,
             PoolError::ReadOnlyPool(_) => libc::EROFS,
+            PoolError::ScanBusy(_) => libc::EBUSY,
+            PoolError::NoSuchVdev { .. } => libc::ENODEV,
             _ => libc::EINVAL,
         }
     }

@@ -437,7 +437,7 @@ impl Pool {
         // The newest uberblock whose tree reads back.
         let mut ubs: Vec<Uberblock> = Vec::new();
         for top in &vdevs {
-            for leaf in &top.children {
+            for leaf in top.leaves().iter() {
                 if let Some(e) = leaf.raw_engine() {
                     ubs.extend(labelio::read_uberblocks(e.device().as_ref(), top.ashift));
                 }
@@ -497,6 +497,20 @@ impl Pool {
             pool.0.read_only.store(true, Ordering::Release);
             return Ok(pool);
         }
+        // Leaves missing now miss every txg from here; leaves back after
+        // missing some get them from a resilver (started once the layer
+        // above can list its blocks).
+        let next = pool.txg().open_txg();
+        for top in pool.vdevs() {
+            for leaf in top.leaves() {
+                if leaf.engine().is_none() {
+                    leaf.start_missing(next);
+                } else {
+                    leaf.stop_missing(next);
+                }
+            }
+        }
+        *pool.0.tree.lock() = pool.tree_from_runtime();
         pool.write_labels(PoolState::Active)?;
         pool.start_threads();
         if let Some(cmd) = &opts.command {

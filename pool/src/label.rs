@@ -45,6 +45,10 @@ pub const BACK_RESERVE: u64 = 2 * LABEL_SIZE;
 /// Smallest leaf vdev, as in OpenZFS.
 pub const MIN_VDEV_SIZE: u64 = 64 * 1024 * 1024;
 
+/// Most metaslabs a top-level vdev may have (pools made here have about
+/// 200; a label asking for more is damaged).
+pub const MAX_METASLABS: u64 = 1 << 20;
+
 const CONFIG_MAGIC: u64 = u64::from_le_bytes(*b"BASINLBL");
 const CONFIG_HEADER: usize = 48;
 
@@ -128,9 +132,13 @@ pub struct VdevConfig {
     /// The operator took the vdev offline.
     #[serde(default, skip_serializing_if = "is_false")]
     pub offline: bool,
-    /// Txg up to which a leaf may be missing data (needs resilver).
+    /// Txg up to which a leaf may be missing data (needs resilver);
+    /// `u64::MAX` while it is still missing writes.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub dtl_txg: u64,
+    /// First txg the leaf may be missing (with `dtl_txg`).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub dtl_start: u64,
     /// Children of an interior vdev.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<VdevConfig>,
@@ -223,6 +231,17 @@ impl VdevConfig {
             return Err(PoolError::corrupt(
                 "label",
                 "top-level vdev with bad ashift or metaslab shift",
+            ));
+        }
+        // Import builds one metaslab per 2^ms_shift bytes of asize: bound
+        // what a label can make it allocate.
+        if depth == 1 && self.asize >> self.ms_shift > MAX_METASLABS {
+            return Err(PoolError::corrupt(
+                "label",
+                format!(
+                    "top-level vdev of {} bytes in metaslabs of 2^{} bytes: over {MAX_METASLABS} metaslabs",
+                    self.asize, self.ms_shift
+                ),
             ));
         }
         for c in &self.children {
@@ -338,6 +357,7 @@ mod tests {
             ms_shift: 0,
             offline: false,
             dtl_txg: 0,
+            dtl_start: 0,
             children: vec![],
         };
         let mirror = VdevConfig {
@@ -351,6 +371,7 @@ mod tests {
             ms_shift: 24,
             offline: false,
             dtl_txg: 0,
+            dtl_start: 0,
             children: vec![leaf(11, "/a", 0), leaf(12, "/b", 1)],
         };
         LabelConfig {
@@ -374,6 +395,7 @@ mod tests {
                 ms_shift: 0,
                 offline: false,
                 dtl_txg: 0,
+                dtl_start: 0,
                 children: vec![mirror],
             },
         }
@@ -401,6 +423,17 @@ mod tests {
         let mut area = cfg.encode(0).unwrap();
         area[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(LabelConfig::decode(&area, 0).is_err());
+    }
+
+    #[test]
+    fn a_label_asking_for_too_many_metaslabs_is_refused() {
+        let mut cfg = sample();
+        cfg.vdev_tree.children[0].asize = u64::MAX;
+        let area = cfg.encode(0).unwrap();
+        let e = LabelConfig::decode(&area, 0).unwrap_err();
+        assert!(e.to_string().contains("metaslabs"), "{e}");
+        cfg.vdev_tree.children[0].asize = MAX_METASLABS << 24;
+        assert!(LabelConfig::decode(&cfg.encode(0).unwrap(), 0).is_ok());
     }
 
     #[test]

@@ -50,20 +50,50 @@ pub fn best_config(dev: &dyn BlockDevice) -> Option<LabelConfig> {
 
 /// Writes `cfg` into the labels of every device: first the even labels of
 /// all devices and a flush, then the odd ones and a flush, so a crash leaves
-/// one good copy of either the old or the new configuration.
+/// one good copy of either the old or the new configuration. A device that
+/// fails is left out (its labels stay older, and lose at the next import);
+/// the write fails only when no device took it.
 pub fn write_configs(devs: &[(Arc<dyn BlockDevice>, LabelConfig)]) -> Result<()> {
+    let mut ok = vec![true; devs.len()];
+    let mut last_err = None;
     for half in [[0usize, 2], [1, 3]] {
-        for (dev, cfg) in devs {
+        for (k, (dev, cfg)) in devs.iter().enumerate() {
+            if !ok[k] {
+                continue;
+            }
             let offs = label_offsets(dev.size());
             for i in half {
-                write(dev.as_ref(), offs[i] + CONFIG_OFFSET, &cfg.encode(offs[i])?)?;
+                if let Err(e) = write(dev.as_ref(), offs[i] + CONFIG_OFFSET, &cfg.encode(offs[i])?)
+                {
+                    ok[k] = false;
+                    last_err = Some(e);
+                    break;
+                }
             }
         }
-        for (dev, _) in devs {
-            dev.flush().map_err(|e| PoolError::io(dev.path(), e))?;
+        for (k, (dev, _)) in devs.iter().enumerate() {
+            if ok[k] {
+                if let Err(e) = dev.flush() {
+                    ok[k] = false;
+                    last_err = Some(PoolError::io(dev.path(), e));
+                }
+            }
         }
     }
-    Ok(())
+    match (ok.iter().any(|x| *x), last_err) {
+        (false, Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Zeroes the configuration areas of every label of a device that left
+/// its pool, so that it no longer imports as part of it.
+pub fn wipe_configs(dev: &dyn BlockDevice) -> Result<()> {
+    let zero = vec![0u8; CONFIG_SIZE as usize];
+    for lo in label_offsets(dev.size()) {
+        write(dev, lo + CONFIG_OFFSET, &zero)?;
+    }
+    dev.flush().map_err(|e| PoolError::io(dev.path(), e))
 }
 
 /// Zeroes the heartbeat areas and uberblock rings of a new vdev.

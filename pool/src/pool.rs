@@ -63,6 +63,9 @@ pub struct PoolTunables {
     pub guid_lock: bool,
     /// Condense the space maps when this many log blocks accumulated.
     pub condense_logs: usize,
+    /// A pause after each batch of blocks a scrub or resilver issues (0:
+    /// none), to slow scans down in tests or on a busy host.
+    pub scan_batch_delay: Duration,
 }
 
 impl PoolTunables {
@@ -88,6 +91,7 @@ impl Default for PoolTunables {
             heartbeat: true,
             guid_lock: true,
             condense_logs: crate::sync::CONDENSE_LOGS,
+            scan_batch_delay: Duration::ZERO,
         }
     }
 }
@@ -142,6 +146,16 @@ pub struct PoolInner {
     pub(crate) hb_seq: AtomicU64,
     /// Opened by [`Pool::open_read_only`]: nothing is ever written.
     pub(crate) read_only: AtomicBool,
+    /// The running scrub or resilver.
+    pub(crate) scan: Mutex<Option<crate::scan::ScanHandle>>,
+    /// Lists the blocks of the layer above for scans.
+    pub(crate) lister: RwLock<Option<Arc<dyn crate::scan::BlockLister>>>,
+    /// Serializes changes of the vdev tree.
+    pub(crate) config_lock: Mutex<()>,
+    /// The device watcher changed a leaf: the labels need the new tree.
+    pub(crate) config_dirty: AtomicBool,
+    /// A leaf missed writes while usable: the watcher starts a resilver.
+    pub(crate) resilver_wanted: AtomicBool,
 }
 
 impl Drop for PoolInner {
@@ -195,38 +209,59 @@ pub(crate) fn build_vdevs(
     let mut vdevs = Vec::new();
     for top in &tree.children {
         let layout = match top.kind {
-            VdevKind::Mirror | VdevKind::Replacing => Layout::Mirror,
+            VdevKind::Mirror => Layout::Mirror,
+            VdevKind::Replacing => Layout::Single,
             VdevKind::File | VdevKind::Disk => Layout::Single,
+            VdevKind::Raidz => Layout::Raidz {
+                nparity: top.nparity,
+            },
             k => {
                 return Err(PoolError::Unsupported(format!(
                     "top-level vdev kind {k:?} is not supported by this build"
                 )))
             }
         };
-        let leaves: Vec<&VdevConfig> = if top.children.is_empty() {
-            vec![top]
-        } else {
-            top.children.iter().collect()
+        let make_leaf = |l: &VdevConfig| {
+            let engine = devices
+                .get(&l.guid)
+                .map(|d| IoEngine::start(d.clone(), tunables.io_uring));
+            let leaf = Leaf::new(l.guid, l.path.clone().unwrap_or_default(), engine);
+            leaf.offline.store(l.offline, Ordering::Relaxed);
+            if l.dtl_txg > 0 {
+                *leaf.dtl.lock() = Some((l.dtl_start.max(1), l.dtl_txg));
+            }
+            Arc::new(leaf)
         };
-        let children = leaves
-            .iter()
-            .map(|l| {
-                let engine = devices
-                    .get(&l.guid)
-                    .map(|d| IoEngine::start(d.clone(), tunables.io_uring));
-                let leaf = Leaf::new(l.guid, l.path.clone().unwrap_or_default(), engine);
-                leaf.offline.store(l.offline, Ordering::Relaxed);
-                if l.dtl_txg > 0 {
-                    *leaf.dtl.lock() = Some((1, l.dtl_txg));
-                }
-                Arc::new(leaf)
-            })
-            .collect();
-        vdevs.push(Arc::new(TopVdev::new(
+        // A slot is a leaf, or a replacing pair [old, new].
+        let slot = |v: &VdevConfig| -> Result<(Arc<Leaf>, Option<Arc<Leaf>>)> {
+            match v.kind {
+                VdevKind::Replacing => match v.children.as_slice() {
+                    [old, new] => Ok((make_leaf(new), Some(make_leaf(old)))),
+                    _ => Err(PoolError::corrupt(
+                        "vdev tree",
+                        format!("replacing vdev {:#x} without two children", v.guid),
+                    )),
+                },
+                _ => Ok((make_leaf(v), None)),
+            }
+        };
+        let slots: Vec<(Arc<Leaf>, Option<Arc<Leaf>>)> = match top.kind {
+            VdevKind::Mirror | VdevKind::Raidz => {
+                top.children.iter().map(slot).collect::<Result<_>>()?
+            }
+            _ => vec![slot(top)?],
+        };
+        let layout = match top.kind {
+            VdevKind::Replacing => Layout::Single,
+            _ => layout,
+        };
+        let (children, replacing): (Vec<_>, Vec<_>) = slots.into_iter().unzip();
+        vdevs.push(Arc::new(TopVdev::with_replacing(
             top.id,
             top.guid,
             layout,
             children,
+            replacing,
             top.ashift,
             top.asize,
             top.ms_shift,
@@ -274,6 +309,11 @@ impl Pool {
             _guid_lock: Mutex::new(None),
             hb_seq: AtomicU64::new(0),
             read_only: AtomicBool::new(false),
+            scan: Mutex::new(None),
+            lister: RwLock::new(None),
+            config_lock: Mutex::new(()),
+            config_dirty: AtomicBool::new(false),
+            resilver_wanted: AtomicBool::new(false),
         });
         inner.txg.set_interval(inner.tunables.sync_interval);
         Ok(Pool(inner))
@@ -288,7 +328,9 @@ impl Pool {
             .spawn(move || sync_thread(weak, txg))
             .expect("spawn sync thread");
         self.0.threads.lock().push(t);
-        if self.0.tunables.heartbeat {
+        // The watcher runs always (device removal, faults); it writes
+        // heartbeats only when asked to.
+        {
             let weak = Arc::downgrade(&self.0);
             let t = std::thread::Builder::new()
                 .name(format!("basin-mmp {}", self.0.name))
@@ -574,8 +616,10 @@ impl Pool {
         let txg = self.0.txg.synced_txg();
         let mut devs = Vec::new();
         for top in self.0.vdevs.read().iter() {
-            for leaf in &top.children {
-                if let Some(e) = leaf.raw_engine() {
+            for leaf in top.leaves().iter() {
+                // Offline leaves keep the labels they had; failed ones
+                // cannot take new ones.
+                if let Some(e) = leaf.engine() {
                     devs.push((e.device().clone(), self.label_for(leaf.guid, state, txg)));
                 }
             }
@@ -585,12 +629,19 @@ impl Pool {
 
     /// Stops the threads; with `sync`, syncs what is open first.
     fn stop(&self, sync: bool) -> Result<()> {
+        // A scan stops where it is; its record says it is still running,
+        // so the next import resumes it.
+        self.suspend_scan();
+        *self.0.lister.write() = None;
         if sync {
             self.0.txg.shutdown();
         } else {
             self.0.txg.abort();
         }
         let threads: Vec<_> = self.0.threads.lock().drain(..).collect();
+        for t in &threads {
+            t.thread().unpark();
+        }
         for t in threads {
             let _ = t.join();
         }
@@ -604,7 +655,7 @@ impl Pool {
     fn close_devices(&self) {
         self.0.closed.store(true, Ordering::Release);
         for top in self.0.vdevs.read().iter() {
-            for leaf in &top.children {
+            for leaf in top.leaves().iter() {
                 leaf.set_engine(None);
             }
         }
@@ -680,6 +731,7 @@ fn sync_thread(weak: Weak<PoolInner>, txg: Arc<TxgState>) {
         match crate::sync::sync_txg(&pool, t) {
             Ok(()) => {
                 pool.0.stats.txgs_synced.fetch_add(1, Ordering::Relaxed);
+                pool.refresh_config_if_dirty();
                 let syncer = pool.0.syncer.read().clone();
                 if let Some(s) = syncer {
                     s.synced(&pool, t);
@@ -701,6 +753,13 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
             {
                 return;
             }
+            Pool(inner.clone()).watch_devices();
+            if !inner.tunables.heartbeat {
+                drop(inner);
+                // Stopping the pool unparks this thread.
+                std::thread::park_timeout(Duration::from_millis(1000));
+                continue;
+            }
             let seq = inner.hb_seq.fetch_add(1, Ordering::Relaxed) + 1;
             let hb = Heartbeat {
                 hostid: inner.hostid,
@@ -711,7 +770,7 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
             };
             let vdevs = inner.vdevs.read().clone();
             for top in vdevs {
-                for leaf in &top.children {
+                for leaf in top.leaves() {
                     let Some(e) = leaf.engine() else { continue };
                     for off in labelio::heartbeat_offsets(e.device().size()) {
                         let buf = Arc::new(AlignedBuf::from_slice_padded(&hb.encode(off), 4096));
@@ -720,9 +779,10 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
                 }
             }
         }
-        // Sleep in short steps so that export is not held up.
+        // Sleep in short steps so that export is not held up (stopping the
+        // pool unparks this thread).
         for _ in 0..(mmp::HEARTBEAT_INTERVAL_MS / 50) {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::park_timeout(Duration::from_millis(50));
             match weak.upgrade() {
                 Some(i)
                     if !i.closed.load(Ordering::Acquire)
@@ -734,14 +794,18 @@ fn heartbeat_thread(weak: Weak<PoolInner>) {
     }
 }
 
-/// The usable size of a set of leaves forming one top-level vdev, and the
-/// metaslab shift chosen for it.
-pub(crate) fn top_geometry(leaf_sizes: &[u64]) -> (u64, u8) {
-    let usable = leaf_sizes
+/// The allocatable size of a top-level vdev over leaves of `leaf_sizes`
+/// (striped over `width` of them for RAID-Z, else the smallest one), and
+/// the metaslab shift chosen for it.
+pub(crate) fn top_geometry(leaf_sizes: &[u64], width: usize, ashift: u8) -> (u64, u8) {
+    let per_leaf = leaf_sizes
         .iter()
         .map(|&s| crate::label::usable_size(s))
         .min()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        >> ashift
+        << ashift;
+    let usable = per_leaf * width.max(1) as u64;
     let target = (usable / 200).max(1);
     let shift = (64 - target.leading_zeros() as u8)
         .saturating_sub(1)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blkptr::{BlkPtr, BLKPTR_SIZE};
 use crate::error::{PoolError, Result};
+use crate::scan::BlockOwner;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"BASINPRT");
 const VERSION: u32 = 1;
@@ -40,6 +41,21 @@ pub struct ScanState {
     pub errors: u64,
     /// Txg at which the scan started (blocks born later need no scan).
     pub max_txg: u64,
+    /// Oldest birth txg scanned (a resilver needs only what a leaf missed).
+    #[serde(default)]
+    pub min_txg: u64,
+    /// Bytes listed for the scan so far.
+    #[serde(default)]
+    pub scanned: u64,
+    /// Seconds since the epoch when this pass (start or resume) began.
+    #[serde(default)]
+    pub pass_start: u64,
+    /// Bytes examined when this pass began.
+    #[serde(default)]
+    pub pass_examined: u64,
+    /// Seconds since the epoch when it was paused (0 when not paused).
+    #[serde(default)]
+    pub pause_time: u64,
     /// Where to resume, opaque to the pool (a bookmark of the traversal).
     #[serde(default)]
     pub bookmark: Vec<u64>,
@@ -57,7 +73,17 @@ pub struct RootExtras {
     /// Seconds since the epoch of pool creation.
     #[serde(default)]
     pub created: u64,
+    /// Blocks with permanent errors (found by the last scan or by reads
+    /// since), at most [`MAX_ERRLOG`] of them.
+    #[serde(default)]
+    pub errlog: Vec<BlockOwner>,
+    /// Errors past [`MAX_ERRLOG`], counted only.
+    #[serde(default)]
+    pub errlog_more: u64,
 }
+
+/// Entries kept in the error log of the root's JSON area.
+pub const MAX_ERRLOG: usize = 256;
 
 /// The decoded pool root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

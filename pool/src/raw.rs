@@ -72,8 +72,10 @@ impl Pool {
         Ok(true)
     }
 
-    /// Writes `data` (padded to the block's size) at `dva` and waits.
-    pub fn write_raw(&self, dva: &Dva, data: &[u8]) -> Result<()> {
+    /// Writes `data` at `dva` and waits. `psize` is the block's stored size
+    /// for the vdev's layout (RAID-Z lays a block out by it; reads must give
+    /// the same); `data` may be shorter, the rest reads as zeros.
+    pub fn write_raw(&self, dva: &Dva, data: &[u8], psize: usize) -> Result<()> {
         let inner = self.inner();
         let top = inner
             .vdevs
@@ -81,17 +83,23 @@ impl Pool {
             .get(dva.vdev as usize)
             .cloned()
             .ok_or_else(|| PoolError::Unsupported(format!("no vdev {}", dva.vdev)))?;
-        if data.len() > dva.asize as usize {
+        if data.len() > psize || psize > dva.asize as usize {
             return Err(PoolError::Unsupported(format!(
                 "{} bytes do not fit {dva}",
                 data.len()
             )));
         }
-        let buf = Arc::new(AlignedBuf::from_slice_padded(data, dva.asize as usize));
+        // Mirrors and single disks need only the bytes given.
+        let len = match top.layout {
+            crate::vdev::Layout::Raidz { .. } => dva.asize as usize,
+            _ => data.len().div_ceil(1 << top.ashift) << top.ashift,
+        };
+        let buf = Arc::new(AlignedBuf::from_slice_padded(data, len.max(data.len())));
         let (tx, rx) = crossbeam_channel::bounded(1);
         top.write(
             dva.offset,
             buf,
+            psize,
             IoClass::SyncWrite,
             0,
             crate::vdev::queue::DEFAULT_WEIGHT,
@@ -104,9 +112,14 @@ impl Pool {
             .map_err(|e| PoolError::io(format!("vdev {}", dva.vdev), e))
     }
 
-    /// Reads the raw block at `dva`, returning the first copy (mirror side)
-    /// that `verify` accepts.
-    pub fn read_raw(&self, dva: &Dva, verify: &dyn Fn(&[u8]) -> bool) -> Result<AlignedBuf> {
+    /// Reads the raw block of `psize` stored bytes at `dva`, returning the
+    /// first copy (mirror side, or rebuilt columns) that `verify` accepts.
+    pub fn read_raw(
+        &self,
+        dva: &Dva,
+        psize: usize,
+        verify: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<AlignedBuf> {
         let inner = self.inner();
         let top = inner
             .vdevs
@@ -120,7 +133,15 @@ impl Pool {
                 format!("{dva} beyond the vdev"),
             ));
         }
-        match top.read_verified(dva.offset, dva.asize as usize, IoClass::SyncRead, verify) {
+        // Log blocks are written in open context: read every leaf that
+        // may hold them (birth 0 is never in a log of missed txgs).
+        let at = crate::vdev::BlockAt {
+            offset: dva.offset,
+            asize: dva.asize as usize,
+            psize,
+            birth: 0,
+        };
+        match top.read_verified(at, IoClass::SyncRead, verify) {
             Ok(v) => Ok(v.data),
             Err(ReadFailure::Checksum) => Err(PoolError::Checksum(dva.to_string())),
             Err(ReadFailure::Io(e)) => Err(PoolError::io(format!("vdev {}", dva.vdev), e)),

@@ -3,10 +3,10 @@
 //! deferred frees (a block freed in txg N is reused only once N+2 has
 //! synced), and reservations of dirty data for clean ENOSPC.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::blkptr::Dva;
 use crate::error::{PoolError, Result};
@@ -68,6 +68,12 @@ pub struct SpaceManager {
     reserved: Mutex<BTreeMap<u64, u64>>,
     rotor: AtomicUsize,
     pool: String,
+    /// Held shared by a scan while it reads blocks it listed earlier: no
+    /// deferred free becomes reusable meanwhile, so a block the scan reads
+    /// was not overwritten by a newer one.
+    reuse_gate: RwLock<()>,
+    /// While a scan runs: the copies freed since it listed its blocks.
+    freed_watch: Mutex<Option<HashSet<(u32, u64)>>>,
 }
 
 impl SpaceManager {
@@ -80,6 +86,8 @@ impl SpaceManager {
             reserved: Mutex::new(BTreeMap::new()),
             rotor: AtomicUsize::new(0),
             pool: pool.to_string(),
+            reuse_gate: RwLock::new(()),
+            freed_watch: Mutex::new(None),
         }
     }
 
@@ -170,8 +178,31 @@ impl SpaceManager {
         Ok(out)
     }
 
+    /// Holds back the reuse of freed space while the guard lives (see
+    /// `reuse_gate`).
+    pub fn hold_reuse(&self) -> RwLockReadGuard<'_, ()> {
+        self.reuse_gate.read()
+    }
+
+    /// Starts (or, with false, stops) recording the copies freed.
+    pub fn watch_frees(&self, on: bool) {
+        *self.freed_watch.lock() = on.then(HashSet::new);
+    }
+
+    /// True when the copy at (`vdev`, `offset`) was freed since the watch
+    /// started.
+    pub fn freed_since_watch(&self, vdev: u32, offset: u64) -> bool {
+        self.freed_watch
+            .lock()
+            .as_ref()
+            .is_some_and(|w| w.contains(&(vdev, offset)))
+    }
+
     /// Frees a copy in `txg`; its space is reused after `txg + 2` syncs.
     pub fn free(&self, txg: u64, dva: &Dva) {
+        if let Some(w) = self.freed_watch.lock().as_mut() {
+            w.insert((dva.vdev, dva.offset));
+        }
         self.log.lock().entry(txg).or_default().push(SmEntry {
             kind: EntryKind::Free,
             vdev: dva.vdev,
@@ -246,7 +277,15 @@ impl SpaceManager {
     pub fn synced(&self, txg: u64) -> Result<()> {
         self.reserved.lock().remove(&txg);
         if txg >= DEFER_TXGS {
-            self.release_deferred(txg - DEFER_TXGS)?;
+            // While a scan holds the gate the frees wait (a scan reading a
+            // block holds it for milliseconds, its listing for longer): a
+            // later sync releases everything up to its own horizon.
+            if let Some(_g) = self
+                .reuse_gate
+                .try_write_for(std::time::Duration::from_millis(200))
+            {
+                self.release_deferred(txg - DEFER_TXGS)?;
+            }
         }
         Ok(())
     }

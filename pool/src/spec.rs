@@ -39,6 +39,8 @@ pub enum TopKind {
     Single,
     /// An N-way mirror.
     Mirror,
+    /// RAID-Z with single or double parity.
+    Raidz(u8),
 }
 
 /// One top-level vdev to create.
@@ -81,8 +83,31 @@ impl VdevSpec {
                         devices: devs,
                     });
                 }
-                w @ ("raidz" | "raidz1" | "raidz2" | "raidz3" | "draid" | "spare" | "log"
-                | "cache" | "special" | "dedup") => {
+                w @ ("raidz" | "raidz1" | "raidz2") => {
+                    let nparity = if w == "raidz2" { 2 } else { 1 };
+                    let mut devs = Vec::new();
+                    i += 1;
+                    while i < words.len() && !is_keyword(&words[i]) {
+                        devs.push(DeviceSpec::Path(PathBuf::from(&words[i])));
+                        i += 1;
+                    }
+                    if devs.len() < nparity as usize + 1 {
+                        return Err(PoolError::BadVdevSpec(format!(
+                            "{w} requires at least {} devices",
+                            nparity as usize + 1
+                        )));
+                    }
+                    if devs.len() > 255 {
+                        return Err(PoolError::BadVdevSpec(format!(
+                            "{w} of more than 255 devices"
+                        )));
+                    }
+                    tops.push(TopSpec {
+                        kind: TopKind::Raidz(nparity),
+                        devices: devs,
+                    });
+                }
+                w @ ("raidz3" | "draid" | "spare" | "log" | "cache" | "special" | "dedup") => {
                     return Err(PoolError::BadVdevSpec(format!(
                         "vdev type '{w}' is not supported yet"
                     )));

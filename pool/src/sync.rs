@@ -76,6 +76,7 @@ pub(crate) fn sync_txg(pool: &Pool, txg: u64) -> Result<()> {
     {
         // Nothing to commit: the on-disk tree stays as it is.
         inner.wait_writes(txg)?;
+        note_failed_writes(pool, txg);
         inner.space.synced(txg)?;
         return Ok(());
     }
@@ -105,6 +106,7 @@ pub(crate) fn sync_txg(pool: &Pool, txg: u64) -> Result<()> {
 
     // Every block of the txg must be on stable storage before the uberblock.
     inner.wait_writes(txg)?;
+    note_failed_writes(pool, txg);
     flush_all(pool)?;
     write_uberblocks(pool, txg, &root_bp)?;
     flush_all(pool)?;
@@ -123,6 +125,32 @@ pub(crate) fn sync_txg(pool: &Pool, txg: u64) -> Result<()> {
         rs.history_blocks = history_blocks;
     }
     inner.space.synced(txg)
+}
+
+/// Leaves that failed a write of `txg` (or an intent log write before it)
+/// lack blocks of `txg`: their log of missed txgs says so, and a resilver
+/// will be started for them.
+fn note_failed_writes(pool: &Pool, txg: u64) {
+    let mut any = false;
+    for top in pool.vdevs() {
+        for leaf in top.leaves() {
+            if leaf
+                .write_failed
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
+            {
+                leaf.note_missed(txg);
+                any = true;
+            }
+        }
+    }
+    if any {
+        pool.inner()
+            .config_dirty
+            .store(true, std::sync::atomic::Ordering::Release);
+        pool.inner()
+            .resilver_wanted
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Writes history, space maps and the pool root of `txg`; returns the new
@@ -353,7 +381,7 @@ fn write_uberblocks(pool: &Pool, txg: u64, root_bp: &BlkPtr) -> Result<()> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut sent = 0;
     for top in pool.vdevs() {
-        for leaf in &top.children {
+        for leaf in top.leaves().iter() {
             let Some(e) = leaf.engine() else { continue };
             let size = e.device().size();
             for lo in crate::label::label_offsets(size) {

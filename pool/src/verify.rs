@@ -89,7 +89,11 @@ impl Pool {
             .vdevs
             .read()
             .get(d.vdev as usize)
-            .map(|t| t.children.len())
+            .map(|t| match t.layout {
+                // The columns of a raidz block are checked together.
+                crate::vdev::Layout::Raidz { .. } => 1,
+                _ => t.leaves().len(),
+            })
             .unwrap_or(0)
     }
 
@@ -115,10 +119,32 @@ impl Pool {
             .get(d.vdev as usize)
             .cloned()
             .ok_or(CopyFault::BadAddress)?;
-        let child = top.children.get(leaf).ok_or(CopyFault::NoSuchCopy)?;
         let psize = bp.psize as usize;
         if d.offset.saturating_add(d.asize as u64) > top.asize || (d.asize as usize) < psize {
             return Err(CopyFault::BadAddress);
+        }
+        if let crate::vdev::Layout::Raidz { .. } = top.layout {
+            if leaf != 0 {
+                return Err(CopyFault::NoSuchCopy);
+            }
+            let at = crate::vdev::BlockAt {
+                offset: d.offset,
+                asize: d.asize as usize,
+                psize,
+                birth: bp.birth,
+            };
+            let verify =
+                |b: &[u8]| b.len() >= psize && bp.checksum_type.verify(&b[..psize], &bp.checksum);
+            let data = top.check(at, &verify).map_err(|e| match e {
+                crate::vdev::ReadFailure::Checksum => CopyFault::Checksum,
+                crate::vdev::ReadFailure::Io(e) => CopyFault::Io(e),
+            })?;
+            return crate::zio::decode_stored(bp, data).map_err(CopyFault::Decode);
+        }
+        let leaves = top.leaves();
+        let child = leaves.get(leaf).ok_or(CopyFault::NoSuchCopy)?;
+        if child.lacks(bp.birth) {
+            return Err(CopyFault::Unavailable);
         }
         let engine = child.engine().ok_or(CopyFault::Unavailable)?;
         let data = engine

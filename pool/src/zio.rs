@@ -16,7 +16,7 @@ use crate::checksum::ChecksumType;
 use crate::compress::{self, Compression};
 use crate::error::{PoolError, Result};
 use crate::pool::{PoolInner, PoolStats};
-use crate::vdev::{AlignedBuf, IoClass, ReadFailure, TopVdev};
+use crate::vdev::{AlignedBuf, BlockAt, IoClass, ReadFailure, TopVdev};
 
 /// How to write one block.
 #[derive(Clone, Copy, Debug)]
@@ -207,6 +207,7 @@ impl PoolInner {
             vdevs[d.vdev as usize].write(
                 d.offset,
                 buf,
+                psize,
                 props.class,
                 props.tenant,
                 self.weight_of(props.tenant),
@@ -293,7 +294,13 @@ pub(crate) fn read_bp(
             failed.push(*dva);
             continue;
         }
-        match top.read_verified(dva.offset, dva.asize as usize, class, &verify) {
+        let at = BlockAt {
+            offset: dva.offset,
+            asize: dva.asize as usize,
+            psize,
+            birth: bp.birth,
+        };
+        match top.read_verified(at, class, &verify) {
             Ok(v) => {
                 if v.repaired > 0 {
                     stats.repaired.fetch_add(v.repaired, Ordering::Relaxed);
@@ -322,22 +329,10 @@ fn heal_copies(vdevs: &[Arc<TopVdev>], failed: &[Dva], good: &[u8], stats: &Pool
         let Some(top) = vdevs.get(d.vdev as usize) else {
             continue;
         };
-        if d.offset.saturating_add(d.asize as u64) > top.asize || top.no_heal() {
+        if d.offset.saturating_add(d.asize as u64) > top.asize {
             continue;
         }
-        let buf = Arc::new(AlignedBuf::from_slice_padded(good, d.asize as usize));
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        top.write(
-            d.offset,
-            buf,
-            IoClass::SyncWrite,
-            0,
-            crate::vdev::queue::DEFAULT_WEIGHT,
-            Box::new(move |r| {
-                let _ = tx.send(r.is_ok());
-            }),
-        );
-        if rx.recv().unwrap_or(false) {
+        if top.rewrite(d.offset, good, good.len()) {
             stats.repaired.fetch_add(d.asize as u64, Ordering::Relaxed);
         }
     }
@@ -404,6 +399,7 @@ impl PoolInner {
             vdevs[d.vdev as usize].write(
                 d.offset,
                 buf,
+                data.len(),
                 props.class,
                 0,
                 crate::vdev::queue::DEFAULT_WEIGHT,

@@ -40,10 +40,9 @@ fn record(layout: &[TopKind], devices_per_top: usize, steps: usize, seed: u64) -
     let mut tops = Vec::new();
     let mut n = 0;
     for kind in layout {
-        let count = if *kind == TopKind::Mirror {
-            devices_per_top
-        } else {
-            1
+        let count = match kind {
+            TopKind::Mirror | TopKind::Raidz(_) => devices_per_top,
+            _ => 1,
         };
         let devices = (0..count)
             .map(|_| {
@@ -170,4 +169,14 @@ fn crash_at_random_points_single_vdev() {
 #[test]
 fn crash_at_random_points_mirror_and_stripe() {
     run_cuts(&[TopKind::Mirror, TopKind::Single], 2, 12, 500);
+}
+
+#[test]
+fn crash_at_random_points_raidz1() {
+    run_cuts(&[TopKind::Raidz(1)], 3, 13, 300);
+}
+
+#[test]
+fn crash_at_random_points_raidz2() {
+    run_cuts(&[TopKind::Raidz(2)], 5, 14, 200);
 }

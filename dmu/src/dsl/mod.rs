@@ -15,6 +15,7 @@ pub mod names;
 pub mod ops;
 pub mod phys;
 pub mod props;
+pub mod scan;
 pub mod space;
 pub mod space_recompute;
 pub mod walk;
@@ -282,8 +283,9 @@ impl DslPool {
             ObjsetType::Meta,
             false,
         )?;
-        let dsl = Arc::new(DslPool::new(pool.clone(), cache, mos));
+        let dsl = Arc::new(DslPool::new(pool.clone(), cache.clone(), mos));
         pool.set_syncer(Some(dsl.clone()));
+        pool.set_block_lister(Some(Arc::new(scan::DslLister::new(cache))));
         let name = pool.name().to_string();
         let props: Vec<(String, String)> = props
             .iter()
@@ -339,6 +341,31 @@ impl DslPool {
         let dsl = Arc::new(dsl);
         pool.set_syncer(Some(dsl.clone()));
         dsl.claim_logs()?;
+        pool.set_block_lister(Some(Arc::new(scan::DslLister::new(dsl.cache.clone()))));
+        Ok(dsl)
+    }
+
+    /// A read-only view of the dataset layer as of the meta object set at
+    /// `root` (a scan lists blocks through it): it never syncs and shares
+    /// nothing with the live layer but the block cache.
+    pub fn open_view(pool: Pool, cache: Arc<BlockCache>, root: BlkPtr) -> Result<DslPool> {
+        let mos = Objset::open(
+            pool.clone(),
+            cache.clone(),
+            "MOS view",
+            root,
+            ObjsetType::Meta,
+            true,
+        )?;
+        let dsl = DslPool::new(pool.clone(), cache, mos);
+        {
+            let mut st = dsl.st.lock();
+            let root_dir = Zap::new(&dsl.mos, OBJECT_DIRECTORY)
+                .lookup_u64("root_dataset")?
+                .ok_or_else(|| DmuError::corrupt("MOS", "no root dataset"))?;
+            st.root_dir = root_dir;
+            dsl.load_dir(&mut st, root_dir, pool.name().to_string(), 0)?;
+        }
         Ok(dsl)
     }
 

@@ -20,6 +20,12 @@ pub trait BlockDevice: Send + Sync {
     fn uring_fd(&self) -> Option<RawFd> {
         None
     }
+    /// True when the device went away under the pool: its path now names
+    /// nothing or something else, or it shrank (a pulled disk, a deleted
+    /// or truncated file).
+    fn gone(&self) -> bool {
+        false
+    }
 }
 
 /// A device seen through a read-only window: reads pass through, writes and
@@ -45,6 +51,10 @@ impl BlockDevice for ReadOnlyDevice {
 
     fn flush(&self) -> io::Result<()> {
         Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn gone(&self) -> bool {
+        self.0.gone()
     }
 
     // No io_uring descriptor: every I/O goes through the methods above, so

@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::buf::AlignedBuf;
 use super::device::BlockDevice;
+use super::inject::{Decision, FaultInjector};
 use super::queue::{IoClass, IoScheduler};
 
 /// What an I/O does.
@@ -204,6 +205,7 @@ pub struct IoEngine {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     uses_uring: bool,
+    faults: Arc<FaultInjector>,
 }
 
 /// Queue depth of the io_uring worker.
@@ -234,6 +236,7 @@ impl IoEngine {
                             shared,
                             threads: vec![t],
                             uses_uring: true,
+                            faults: Arc::default(),
                         };
                     }
                 }
@@ -255,6 +258,7 @@ impl IoEngine {
             shared,
             threads,
             uses_uring: false,
+            faults: Arc::default(),
         }
     }
 
@@ -287,8 +291,40 @@ impl IoEngine {
         &self.shared.counters
     }
 
+    /// The fault injector of this device (see [`super::inject`]).
+    pub fn faults(&self) -> &Arc<FaultInjector> {
+        &self.faults
+    }
+
     /// Queues an I/O.
-    pub fn submit(&self, req: IoRequest) {
+    pub fn submit(&self, mut req: IoRequest) {
+        let write = match &req.op {
+            IoOp::Read { .. } => Some(false),
+            IoOp::Write { .. } => Some(true),
+            IoOp::Flush => None,
+        };
+        if let Some(write) = write {
+            match self.faults.decide(write) {
+                Decision::Pass => {}
+                Decision::Fail(errno) => {
+                    (req.done)(Err(io::Error::from_raw_os_error(errno)));
+                    return;
+                }
+                Decision::Corrupt => {
+                    let faults = self.faults.clone();
+                    let done = req.done;
+                    req.done = Box::new(move |r| {
+                        done(r.map(|o| match o {
+                            IoOutcome::Read(mut b) => {
+                                faults.corrupt(&mut b);
+                                IoOutcome::Read(b)
+                            }
+                            other => other,
+                        }))
+                    });
+                }
+            }
+        }
         {
             let mut st = self.shared.state.lock();
             if st.shutdown {

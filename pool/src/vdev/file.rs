@@ -139,4 +139,16 @@ impl BlockDevice for FileDevice {
     fn uring_fd(&self) -> Option<RawFd> {
         Some(self.file.as_raw_fd())
     }
+
+    fn gone(&self) -> bool {
+        let Ok(now) = std::fs::metadata(&self.path) else {
+            return true;
+        };
+        use std::os::unix::fs::MetadataExt;
+        if (now.dev(), now.ino()) != self.id {
+            return true;
+        }
+        // A truncated file: the open file shrank below the pool's size.
+        !self.is_block && self.file.metadata().map(|m| m.len()).unwrap_or(0) < self.size
+    }
 }

@@ -64,6 +64,7 @@ pub struct MemDevice {
     size: u64,
     pages: RwLock<PageMap>,
     recorder: Option<(Arc<CrashRecorder>, usize)>,
+    pulled: std::sync::atomic::AtomicBool,
 }
 
 impl MemDevice {
@@ -78,6 +79,7 @@ impl MemDevice {
             size,
             pages: RwLock::new(pages),
             recorder: None,
+            pulled: Default::default(),
         }
     }
 
@@ -86,6 +88,7 @@ impl MemDevice {
         let index = recorder.register(name, size);
         MemDevice {
             recorder: Some((recorder.clone(), index)),
+            pulled: Default::default(),
             ..MemDevice::new(name, size)
         }
     }
@@ -93,6 +96,20 @@ impl MemDevice {
     /// A copy of the current contents (a device that does not record).
     pub fn snapshot(&self) -> MemDevice {
         MemDevice::with_pages(&self.name, self.size, self.pages.read().clone())
+    }
+
+    /// Pulls the device (or puts it back): it reports itself gone and
+    /// every I/O fails with `ENXIO`.
+    pub fn set_pulled(&self, pulled: bool) {
+        self.pulled
+            .store(pulled, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn check_pulled(&self) -> io::Result<()> {
+        if self.pulled.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(io::Error::from_raw_os_error(libc::ENXIO));
+        }
+        Ok(())
     }
 
     /// Overwrites bytes directly, bypassing any recorder (to simulate rot).
@@ -110,13 +127,19 @@ impl BlockDevice for MemDevice {
         self.size
     }
 
+    fn gone(&self) -> bool {
+        self.pulled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.check_pulled()?;
         check_range(offset, buf.len(), self.size)?;
         self.pages.read().read(offset, buf);
         Ok(())
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.check_pulled()?;
         check_range(offset, buf.len(), self.size)?;
         // Log before applying, under the page lock, so the log order is the
         // order in which the writes reached the device.

@@ -107,10 +107,18 @@ pub fn map(offset: u64, psize: u64, ashift: u8, n: usize, nparity: usize) -> Map
     let rows = d.div_ceil(dcols);
     // Data columns: the first `d mod dcols` (when not zero) get a full
     // `rows` sectors, the others one fewer.
-    let full = if d.is_multiple_of(dcols) { dcols } else { d % dcols };
+    let full = if d.is_multiple_of(dcols) {
+        dcols
+    } else {
+        d % dcols
+    };
     let first = b % n as u64;
     let base = b / n as u64;
-    let ncols = if d < dcols { nparity as u64 + d } else { n as u64 };
+    let ncols = if d < dcols {
+        nparity as u64 + d
+    } else {
+        n as u64
+    };
     let mut cols = Vec::with_capacity(ncols as usize);
     for c in 0..ncols {
         let mut child = first + c;
@@ -331,7 +339,10 @@ mod tests {
                     for &c in &bad {
                         cols[c].iter_mut().for_each(|b| *b = rng.gen());
                     }
-                    assert!(reconstruct(&m, &mut cols, &bad), "n={n} p={p} size={size} bad={bad:?}");
+                    assert!(
+                        reconstruct(&m, &mut cols, &bad),
+                        "n={n} p={p} size={size} bad={bad:?}"
+                    );
                     assert_eq!(cols, good, "n={n} p={p} size={size} bad={bad:?}");
                 }
             }

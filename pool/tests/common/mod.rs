@@ -65,6 +65,16 @@ impl Workload {
         self.pending.lock().writes.push((id, seed, len));
     }
 
+    /// Takes over the tree of an imported pool (blocks that no longer read
+    /// can still be freed).
+    pub fn adopt(&self, pool: &Pool) {
+        let root = pool.user_root();
+        *self.root.lock() = root;
+        if !root.is_hole() {
+            *self.live.lock() = decode_root(&pool.read_block(&root).unwrap());
+        }
+    }
+
     /// Queues a free of block `id`.
     pub fn free(&self, id: u64) {
         self.pending.lock().frees.push(id);
@@ -212,4 +222,46 @@ pub fn read_tree(pool: &Pool) -> std::result::Result<(Model, Vec<BlkPtr>), Strin
         bps.push(bp);
     }
     Ok((model, bps))
+}
+
+/// Lists the workload's tree for scrubs: the root block and the blocks it
+/// names (owner object = block id + 1, object 0 for the root).
+pub struct TreeLister;
+
+impl basin_pool::scan::BlockLister for TreeLister {
+    fn list(
+        &self,
+        pool: &Pool,
+        min_birth: u64,
+        _max_birth: u64,
+        visit: &mut dyn FnMut(basin_pool::scan::ScanBlock),
+    ) -> Result<()> {
+        use basin_pool::scan::{BlockOwner, ScanBlock};
+        let root = pool.user_root();
+        if root.is_hole() {
+            return Ok(());
+        }
+        let owner = |object| BlockOwner {
+            objset: 1,
+            object,
+            level: 0,
+            blkid: 0,
+        };
+        visit(ScanBlock {
+            bp: root,
+            owner: owner(0),
+        });
+        let Ok(b) = pool.read_block(&root) else {
+            return Ok(());
+        };
+        for (id, (bp, _, _)) in decode_root(&b) {
+            if bp.birth >= min_birth {
+                visit(ScanBlock {
+                    bp,
+                    owner: owner(id + 1),
+                });
+            }
+        }
+        Ok(())
+    }
 }

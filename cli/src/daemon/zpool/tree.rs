@@ -175,6 +175,7 @@ mod tests {
             ms_shift: 0,
             offline: false,
             dtl_txg: 0,
+            dtl_start: 0,
             children: vec![],
         }
     }
