@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::protocol::{
-    self, ProtocolError, Request, RequestEnvelope, ResponseBody, WireError, DEFAULT_SOCKET,
-    MAX_MESSAGE, PROTOCOL_VERSION, SOCKET_ENV,
+    self, Answer, ProtocolError, Request, RequestEnvelope, WireError, DEFAULT_SOCKET, MAX_MESSAGE,
+    PROTOCOL_VERSION, SOCKET_ENV,
 };
 
 /// What can go wrong talking to the daemon.
@@ -151,7 +151,7 @@ impl Client {
                 }
                 Err(e) => return Err(self.protocol(e)),
             };
-            let resp = match protocol::decode_response(&line) {
+            let (resp_id, answer) = match protocol::decode_answer::<T>(&line) {
                 Ok(r) => r,
                 Err(ProtocolError::Version { peer, .. }) => {
                     return Err(ClientError::Version {
@@ -160,27 +160,25 @@ impl Client {
                         client: PROTOCOL_VERSION,
                     })
                 }
+                Err(ProtocolError::Malformed(e)) => {
+                    return Err(self.protocol(ProtocolError::Malformed(format!(
+                        "unexpected answer to {}: {e}",
+                        request.op()
+                    ))))
+                }
                 Err(e) => return Err(self.protocol(e)),
             };
-            if resp.id != id && resp.id != 0 {
+            if resp_id != id && resp_id != 0 {
                 return Err(self.protocol(ProtocolError::Malformed(format!(
-                    "answer to request {} while waiting for {id}",
-                    resp.id
+                    "answer to request {resp_id} while waiting for {id}"
                 ))));
             }
-            match resp.body {
-                ResponseBody::Progress(p) => on_progress(&p),
-                ResponseBody::Result(v) => {
-                    return serde_json::from_value(v).map_err(|e| {
-                        self.protocol(ProtocolError::Malformed(format!(
-                            "unexpected result for {}: {e}",
-                            request.op()
-                        )))
-                    })
-                }
+            match answer {
+                Answer::Progress(p) => on_progress(&p),
+                Answer::Result(v) => return Ok(v),
                 // A version refusal from the daemon says in its own words
                 // which version it speaks.
-                ResponseBody::Error(e) => return Err(ClientError::Daemon(e)),
+                Answer::Error(e) => return Err(ClientError::Daemon(e)),
             }
         }
     }

@@ -8,8 +8,8 @@ use basin_cli::errors;
 use basin_cli::protocol::DEFAULT_SOCKET;
 use clap::Parser;
 
-/// The Basin daemon: owns the pools and serves zpool (and later zfs, vmadm,
-/// imgadm) over a Unix socket.
+/// The Basin daemon: owns the pools and their datasets and serves zpool and
+/// zfs (and later vmadm, imgadm) over a Unix socket.
 #[derive(Debug, Parser)]
 #[command(name = "basind", version)]
 struct Args {
@@ -25,6 +25,20 @@ struct Args {
     /// Stay in the foreground instead of detaching once ready.
     #[arg(long)]
     foreground: bool,
+    /// The most memory the ARC (the block cache of every pool) may use, such
+    /// as 512M or 2G (default: an eighth of the memory, at most 4G).
+    #[arg(long = "arc-max", value_name = "SIZE", value_parser = size)]
+    arc_max: Option<u64>,
+    /// The least memory pressure may shrink the ARC to (default: a 32nd of
+    /// arc_max).
+    #[arg(long = "arc-min", value_name = "SIZE", value_parser = size)]
+    arc_min: Option<u64>,
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    basin_dmu::dsl::props::parse_size(s)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{s}' is not a size (such as 512M or 2G)"))
 }
 
 fn absolute(p: PathBuf) -> PathBuf {
@@ -38,6 +52,8 @@ fn main() -> ExitCode {
         socket: absolute(args.socket),
         state_dir: absolute(args.state_dir),
         group: args.group,
+        arc_max: args.arc_max,
+        arc_min: args.arc_min,
     };
     let ready = if args.foreground {
         None

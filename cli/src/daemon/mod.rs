@@ -1,22 +1,28 @@
 //! `basind`: the one process that opens pools.
 //!
-//! It owns a [`Registry`] of imported pools, serves the protocol on a Unix
-//! socket (one thread per connection, so long work never holds up other
-//! clients), and keeps a [`Cache`] of its pools in its state directory so
-//! that it imports them again when it starts, whether it stopped cleanly or
-//! was killed. SIGTERM and SIGINT sync and close every pool without
-//! exporting it, as OpenZFS does at shutdown.
+//! It owns a [`Registry`] of imported pools, each with its dataset layer,
+//! and one ARC ([`BlockCache`]) shared by all of them (bounded by
+//! `--arc-max`, shrunk under memory pressure by basin-arc's monitor). It
+//! serves the protocol on a Unix socket (one thread per connection, so long
+//! work never holds up other clients), and keeps a [`Cache`] of its pools
+//! in its state directory so that it imports them again when it starts,
+//! whether it stopped cleanly or was killed. SIGTERM and SIGINT sync and
+//! close every pool without exporting it, as OpenZFS does at shutdown.
 
+pub mod arc;
 pub mod cache;
 pub mod detach;
 pub mod dispatch;
+pub mod imported;
 pub mod log;
+pub mod mounts;
 pub mod probe;
 pub mod registry;
 pub mod server;
 pub mod signals;
 pub mod socket;
 pub mod statedir;
+pub mod zfs;
 pub mod zpool;
 
 use std::os::fd::AsRawFd;
@@ -24,13 +30,22 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use basin_dmu::cache::BlockCache;
+use basin_dmu::dsl::diff::{ObjectNumbers, PathResolver};
 use basin_pool::import::scan_paths;
 use basin_pool::{ImportOptions, Pool, PoolTunables};
 
+pub use arc::ArcSettings;
 pub use cache::{Cache, CachedPool};
+pub use imported::Imported;
+pub use mounts::{Mounter, NoMounts};
 pub use registry::Registry;
 
 use self::log::log;
+
+/// How long a start waits for the devices of a cached pool to be
+/// unlocked by a daemon that died just before.
+const RELOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where `basind` keeps its state unless told otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/basin";
@@ -44,6 +59,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// A group whose members may use the socket (mode 0660); else 0600.
     pub group: Option<String>,
+    /// arc_max (`--arc-max`); none: an eighth of the memory, at most 4 GiB.
+    pub arc_max: Option<u64>,
+    /// arc_min (`--arc-min`); none: a 32nd of arc_max.
+    pub arc_min: Option<u64>,
 }
 
 /// Why the daemon could not start or run.
@@ -73,6 +92,9 @@ pub enum DaemonError {
     /// The `--group` does not exist.
     #[error("no such group '{0}'")]
     NoSuchGroup(String),
+    /// The ARC could not be set up.
+    #[error("cannot set up the ARC: {0}")]
+    Arc(String),
     /// A system call failed.
     #[error("cannot {what}: {source}")]
     Sys {
@@ -92,16 +114,31 @@ pub struct Daemon {
     pub cache: Cache,
     /// Tunables for every pool this daemon opens.
     pub tunables: PoolTunables,
+    /// The ARC in front of every pool, and how its limits were set.
+    pub arc: ArcSettings,
+    /// Mounts datasets (the POSIX layer's hook; [`NoMounts`] until then).
+    pub mounts: Arc<dyn Mounter>,
+    /// Names the objects `zfs diff` reports (the POSIX layer's hook;
+    /// object numbers until then).
+    pub paths: Arc<dyn PathResolver + Send + Sync>,
 }
 
 impl Daemon {
     /// A daemon with no pools yet.
-    pub fn new(cache: Cache, tunables: PoolTunables) -> Daemon {
+    pub fn new(cache: Cache, tunables: PoolTunables, arc: ArcSettings) -> Daemon {
         Daemon {
             registry: Registry::new(),
             cache,
             tunables,
+            arc,
+            mounts: Arc::new(NoMounts),
+            paths: Arc::new(ObjectNumbers),
         }
+    }
+
+    /// The block cache every pool reads through.
+    pub fn block_cache(&self) -> Arc<BlockCache> {
+        self.arc.cache().clone()
     }
 
     /// Records an imported or created pool in the cache file.
@@ -128,10 +165,13 @@ impl Daemon {
     pub fn import_cached(&self) {
         for entry in self.cache.entries() {
             match self.import_one(&entry) {
-                Ok(pool) => {
-                    log(format!("imported pool '{}' from the cache", pool.name()));
-                    if let Ok(r) = self.registry.reserve(&entry.name, "being imported") {
-                        r.commit(pool);
+                Ok(imp) => {
+                    log(format!("imported pool '{}' from the cache", imp.name()));
+                    match self.registry.reserve(&entry.name, "being imported") {
+                        Ok(r) => r.commit(imp),
+                        Err(_) => {
+                            let _ = imp.close();
+                        }
                     }
                 }
                 Err(why) => log(format!(
@@ -142,7 +182,16 @@ impl Daemon {
         }
     }
 
-    fn import_one(&self, entry: &CachedPool) -> Result<Pool, String> {
+    fn import_one(&self, entry: &CachedPool) -> Result<Imported, String> {
+        // The devices of a daemon killed a moment ago may stay locked for a
+        // little while (the kernel tears its io_uring rings down in the
+        // background): give the locks a few seconds to go.
+        let deadline = std::time::Instant::now() + RELOCK_WAIT;
+        while entry.vdevs.iter().any(|p| probe::is_locked(p))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let found = scan_paths(entry.vdevs.clone());
         let c = found
             .iter()
@@ -153,13 +202,18 @@ impl Daemon {
             tunables: self.tunables.clone(),
             ..ImportOptions::default()
         };
-        Pool::import(c, &opts).map_err(|e| e.to_string())
+        let pool = Pool::import(c, &opts).map_err(|e| e.to_string())?;
+        Imported::open(pool.clone(), self.block_cache()).map_err(|e| {
+            let _ = pool.close();
+            format!("cannot open its datasets: {e}")
+        })
     }
 
     /// Syncs and closes every pool (they stay in the cache and stay marked
     /// active: the next start imports them again).
     pub fn close_all(&self) {
         for pool in self.registry.close_all() {
+            self.mounts.unmount_pool(pool.name());
             match pool.close() {
                 Ok(()) => log(format!("closed pool '{}'", pool.name())),
                 Err(e) => log(format!("pool '{}' did not close cleanly: {e}", pool.name())),
@@ -183,7 +237,8 @@ pub fn run(config: Config, ready: Option<detach::Ready>) -> Result<(), DaemonErr
     if let Some(w) = warning {
         log(format!("warning: {w}; starting with no cached pools"));
     }
-    let daemon = Arc::new(Daemon::new(cache, PoolTunables::default()));
+    let arc = ArcSettings::start(config.arc_max, config.arc_min)?;
+    let daemon = Arc::new(Daemon::new(cache, PoolTunables::default(), arc));
     daemon.import_cached();
     state.write_pid()?;
 

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use basin_pool::Pool;
 use parking_lot::Mutex;
 
+use super::imported::Imported;
+
 /// Why the registry refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -31,7 +33,7 @@ pub enum RegistryError {
 }
 
 enum Slot {
-    Open(Pool),
+    Open(Imported),
     Busy(&'static str),
 }
 
@@ -41,7 +43,7 @@ struct State {
     closing: bool,
 }
 
-/// Name -> open pool.
+/// Name -> open pool (with its dataset layer).
 #[derive(Default)]
 pub struct Registry {
     state: Mutex<State>,
@@ -55,6 +57,11 @@ impl Registry {
 
     /// The open pool called `name`.
     pub fn get(&self, name: &str) -> Result<Pool, RegistryError> {
+        self.imported(name).map(|i| i.pool)
+    }
+
+    /// The open pool called `name` with its dataset layer.
+    pub fn imported(&self, name: &str) -> Result<Imported, RegistryError> {
         match self.state.lock().pools.get(name) {
             Some(Slot::Open(p)) => Ok(p.clone()),
             Some(Slot::Busy(why)) => Err(RegistryError::Busy(why)),
@@ -64,6 +71,11 @@ impl Registry {
 
     /// Every open pool, by name.
     pub fn pools(&self) -> Vec<Pool> {
+        self.all().into_iter().map(|i| i.pool).collect()
+    }
+
+    /// Every open pool with its dataset layer, by name.
+    pub fn all(&self) -> Vec<Imported> {
         self.state
             .lock()
             .pools
@@ -78,7 +90,7 @@ impl Registry {
     /// The name of the open pool with `guid`, if this daemon has it.
     pub fn name_of_guid(&self, guid: u64) -> Option<String> {
         self.state.lock().pools.iter().find_map(|(n, s)| match s {
-            Slot::Open(p) if p.guid() == guid => Some(n.clone()),
+            Slot::Open(p) if p.pool.guid() == guid => Some(n.clone()),
             _ => None,
         })
     }
@@ -126,7 +138,7 @@ impl Registry {
 
     /// Refuses every new operation and hands back the open pools, for a
     /// shutdown.
-    pub fn close_all(&self) -> Vec<Pool> {
+    pub fn close_all(&self) -> Vec<Imported> {
         let mut st = self.state.lock();
         st.closing = true;
         let pools = std::mem::take(&mut st.pools);
@@ -171,7 +183,7 @@ pub struct Reservation<'a> {
 
 impl Reservation<'_> {
     /// Puts the new pool under the reserved name.
-    pub fn commit(mut self, pool: Pool) {
+    pub fn commit(mut self, pool: Imported) {
         self.done = true;
         self.registry.set(&self.name, Some(Slot::Open(pool)));
     }
@@ -190,12 +202,17 @@ impl Drop for Reservation<'_> {
 pub struct CheckOut<'a> {
     registry: &'a Registry,
     name: String,
-    pool: Option<Pool>,
+    pool: Option<Imported>,
 }
 
 impl CheckOut<'_> {
     /// The pool.
     pub fn pool(&self) -> Option<&Pool> {
+        self.pool.as_ref().map(|i| &i.pool)
+    }
+
+    /// The pool with its dataset layer.
+    pub fn imported(&self) -> Option<&Imported> {
         self.pool.as_ref()
     }
 
@@ -217,29 +234,7 @@ impl Drop for CheckOut<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use basin_pool::spec::{DeviceSpec, TopKind, TopSpec};
-    use basin_pool::vdev::mem::MemDevice;
-    use basin_pool::{CreateOptions, PoolTunables, VdevSpec};
-    use std::sync::Arc;
-
-    fn mem_pool(name: &str) -> Pool {
-        let dev = Arc::new(MemDevice::new(name, 64 << 20));
-        let spec = VdevSpec {
-            tops: vec![TopSpec {
-                kind: TopKind::Single,
-                devices: vec![DeviceSpec::Device(dev)],
-            }],
-        };
-        Pool::create(
-            name,
-            &spec,
-            &CreateOptions {
-                tunables: PoolTunables::for_tests(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    }
+    use crate::daemon::imported::tests::mem_imported;
 
     #[test]
     fn reservations_and_checkouts() {
@@ -257,8 +252,8 @@ mod tests {
         drop(res);
         assert_eq!(r.get("tank").err(), Some(RegistryError::NoSuchPool));
 
-        let pool = mem_pool("tank");
-        let guid = pool.guid();
+        let pool = mem_imported("tank");
+        let guid = pool.pool.guid();
         r.reserve("tank", "being created").unwrap().commit(pool);
         assert_eq!(r.get("tank").unwrap().guid(), guid);
         assert_eq!(r.name_of_guid(guid).as_deref(), Some("tank"));
@@ -272,7 +267,7 @@ mod tests {
         drop(out);
         assert!(r.get("tank").is_ok());
         let out = r.check_out("tank", "being exported").unwrap();
-        out.pool().unwrap().export().unwrap();
+        out.imported().unwrap().export().unwrap();
         out.remove();
         assert!(r.pools().is_empty());
     }
@@ -280,7 +275,7 @@ mod tests {
     #[test]
     fn close_all_refuses_new_work() {
         let r = Registry::new();
-        r.reserve("a", "x").unwrap().commit(mem_pool("a"));
+        r.reserve("a", "x").unwrap().commit(mem_imported("a"));
         let late = r.reserve("b", "x").unwrap();
         let pools = r.close_all();
         assert_eq!(pools.len(), 1);
@@ -289,9 +284,9 @@ mod tests {
         }
         assert_eq!(r.reserve("c", "x").err(), Some(RegistryError::ShuttingDown));
         // A create that finishes after the shutdown began is closed, not kept.
-        let p = mem_pool("b");
+        let p = mem_imported("b");
         late.commit(p.clone());
-        assert!(p.sync().is_err());
+        assert!(p.pool.sync().is_err());
         assert!(r.pools().is_empty());
     }
 }

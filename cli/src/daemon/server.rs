@@ -63,6 +63,23 @@ fn send(w: &mut UnixStream, id: u64, body: ResponseBody) -> Result<(), ProtocolE
     protocol::write_frame(w, &line)
 }
 
+/// Sends a result already encoded as JSON text (a large listing is
+/// serialised once, straight from its type).
+fn send_result(w: &mut UnixStream, id: u64, result: &str) -> Result<(), ProtocolError> {
+    match protocol::encode_result(id, result) {
+        Ok(line) => protocol::write_frame(w, &line),
+        Err(e) => send(
+            w,
+            id,
+            ResponseBody::Error(WireError::new(
+                ErrorKind::Internal,
+                format!("cannot send the answer: {e}"),
+                libc::EMSGSIZE,
+            )),
+        ),
+    }
+}
+
 /// Serves one connection until the client hangs up.
 fn connection(d: &Daemon, stream: UnixStream) {
     let Ok(read_half) = stream.try_clone() else {
@@ -82,7 +99,7 @@ fn connection(d: &Daemon, stream: UnixStream) {
             }
         };
         let (id, body) = match protocol::decode_request(&line) {
-            Err(u) => (u.id, ResponseBody::Error(u.error)),
+            Err(u) => (u.id, Err(u.error)),
             Ok(env) => {
                 let id = env.id;
                 let mut progress_out = writer.try_clone().ok();
@@ -95,9 +112,9 @@ fn connection(d: &Daemon, stream: UnixStream) {
                     dispatch::handle(d, &env.request, &mut progress)
                 }));
                 let body = match outcome {
-                    Ok(Ok(v)) => ResponseBody::Result(v),
-                    Ok(Err(e)) => ResponseBody::Error(e),
-                    Err(_) => ResponseBody::Error(WireError::new(
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(WireError::new(
                         ErrorKind::Internal,
                         format!(
                             "internal error in basind while handling {}; see its log",
@@ -108,16 +125,18 @@ fn connection(d: &Daemon, stream: UnixStream) {
                 };
                 if dispatch::changes_state(&env.request) {
                     match &body {
-                        ResponseBody::Error(e) => {
-                            log(format!("{}: failed: {}", describe(&env.request), e.message))
-                        }
-                        _ => log(format!("{}: done", describe(&env.request))),
+                        Err(e) => log(format!("{}: failed: {}", describe(&env.request), e.message)),
+                        Ok(_) => log(format!("{}: done", describe(&env.request))),
                     }
                 }
                 (id, body)
             }
         };
-        if send(&mut writer, id, body).is_err() {
+        let sent = match body {
+            Ok(text) => send_result(&mut writer, id, &text),
+            Err(e) => send(&mut writer, id, ResponseBody::Error(e)),
+        };
+        if sent.is_err() {
             return;
         }
     }
@@ -131,6 +150,19 @@ fn describe(req: &protocol::Request) -> String {
         R::ZpoolExport(r) => format!("zpool.export {}", r.name),
         R::ZpoolImport(r) => format!("zpool.import {}", r.pool),
         R::ZpoolSet(r) => format!("zpool.set {}={} {}", r.property, r.value, r.name),
+        R::ZpoolSetTunable(r) => format!("zpool.set_tunable {}={}", r.property, r.value),
+        R::ZfsCreate(r) => format!("zfs.create {}", r.name),
+        R::ZfsDestroy(r) if r.dry_run => format!("zfs.destroy -n {}", r.name),
+        R::ZfsDestroy(r) => format!("zfs.destroy {}", r.name),
+        R::ZfsSet(r) => format!("zfs.set {}", r.names.join(" ")),
+        R::ZfsInherit(r) => format!("zfs.inherit {} {}", r.property, r.names.join(" ")),
+        R::ZfsSnapshot(r) => format!("zfs.snapshot {}", r.names.join(" ")),
+        R::ZfsRollback(r) => format!("zfs.rollback {}", r.snapshot),
+        R::ZfsClone(r) => format!("zfs.clone {} {}", r.snapshot, r.name),
+        R::ZfsPromote(r) => format!("zfs.promote {}", r.name),
+        R::ZfsRename(r) => format!("zfs.rename {} {}", r.old, r.new),
+        R::ZfsHold(r) => format!("zfs.hold {} {}", r.tag, r.snapshots.join(" ")),
+        R::ZfsRelease(r) => format!("zfs.release {} {}", r.tag, r.snapshots.join(" ")),
         other => other.op().to_string(),
     }
 }

@@ -62,6 +62,7 @@ pub fn source_type(source: &str) -> &'static str {
     match source {
         "local" => "LOCAL",
         "default" => "DEFAULT",
+        "inherited" => "INHERITED",
         "temporary" => "TEMPORARY",
         "received" => "RECEIVED",
         _ => "NONE",

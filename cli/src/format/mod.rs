@@ -2,11 +2,13 @@
 //! `-p`, column lists for `-o`, OpenZFS 2.3-shaped `-j` JSON, sizes and
 //! times.
 
+pub mod bytes;
 pub mod json;
 pub mod table;
 pub mod time;
 
 pub use basin_pool::props::nicenum;
+pub use bytes::nicebytes;
 pub use table::{Align, Column, Table};
 
 /// Splits a comma-separated list (`-o name,size`), dropping empty items.

@@ -1,5 +1,10 @@
 //! Times as `zpool` prints them, in the local time zone of the command.
 
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// A broken-down local time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalTime {
@@ -81,12 +86,22 @@ impl LocalTime {
         )
     }
 
+    /// `Sun Nov 22  9:05 2026`, as `zfs get creation` and `zfs holds`
+    /// print times (`%a %b %e %k:%M %Y`).
+    pub fn zfs_date(&self) -> String {
+        format!(
+            "{} {} {:2} {:2}:{:02} {}",
+            DAYS[self.weekday as usize % 7],
+            MONTHS[(self.month as usize + 11) % 12],
+            self.day,
+            self.hour,
+            self.minute,
+            self.year
+        )
+    }
+
     /// `Sun Nov 22 10:00:00 2026`, as `zpool status` prints scan times.
     pub fn ctime(&self) -> String {
-        const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
         format!(
             "{} {} {:2} {:02}:{:02}:{:02} {}",
             DAYS[self.weekday as usize % 7],
@@ -128,6 +143,8 @@ mod tests {
         let t = utc(1_795_341_600);
         assert_eq!(t.history_stamp(), "2026-11-22.10:00:00");
         assert_eq!(t.ctime(), "Sun Nov 22 10:00:00 2026");
+        assert_eq!(t.zfs_date(), "Sun Nov 22 10:00 2026");
+        assert_eq!(utc(1_795_251_900).zfs_date(), "Sat Nov 21  9:05 2026");
         // A leap day.
         assert_eq!(utc(951_782_400).history_stamp(), "2000-02-29.00:00:00");
     }

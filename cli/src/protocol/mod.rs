@@ -15,12 +15,14 @@
 //! other with a clear message. Compatible additions (new ops, new optional
 //! fields) keep the version; unknown fields are ignored by both sides.
 //! Requests are a serde enum tagged by `op`, one namespace per command
-//! family (`zpool.*`, later `zfs.*`, `vmadm.*`, `imgadm.*`).
+//! family (`zpool.*`, `zfs.*`, later `vmadm.*`, `imgadm.*`).
 //!
 //! Decoding never panics on any input, and no message may exceed
 //! [`MAX_MESSAGE`] bytes.
 
+pub mod arc;
 pub mod frame;
+pub mod zfs;
 pub mod zpool;
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,57 @@ pub enum Request {
     /// `zpool history`.
     #[serde(rename = "zpool.history")]
     ZpoolHistory(zpool::HistoryRequest),
+    /// `zpool arcstat`: the ARC's counters.
+    #[serde(rename = "zpool.arcstat")]
+    ZpoolArcstat,
+    /// `zpool get arc_max,arc_min` (no pool).
+    #[serde(rename = "zpool.get_tunables")]
+    ZpoolGetTunables(arc::TunablesRequest),
+    /// `zpool set arc_max=SIZE` (no pool).
+    #[serde(rename = "zpool.set_tunable")]
+    ZpoolSetTunable(arc::SetTunableRequest),
+    /// `zfs create`.
+    #[serde(rename = "zfs.create")]
+    ZfsCreate(zfs::CreateRequest),
+    /// `zfs destroy`.
+    #[serde(rename = "zfs.destroy")]
+    ZfsDestroy(zfs::DestroyRequest),
+    /// Datasets and their properties (`zfs list`, `zfs get`).
+    #[serde(rename = "zfs.query")]
+    ZfsQuery(zfs::QueryRequest),
+    /// `zfs set`.
+    #[serde(rename = "zfs.set")]
+    ZfsSet(zfs::SetRequest),
+    /// `zfs inherit`.
+    #[serde(rename = "zfs.inherit")]
+    ZfsInherit(zfs::InheritRequest),
+    /// `zfs snapshot`.
+    #[serde(rename = "zfs.snapshot")]
+    ZfsSnapshot(zfs::SnapshotRequest),
+    /// `zfs rollback`.
+    #[serde(rename = "zfs.rollback")]
+    ZfsRollback(zfs::RollbackRequest),
+    /// `zfs clone`.
+    #[serde(rename = "zfs.clone")]
+    ZfsClone(zfs::CloneRequest),
+    /// `zfs promote`.
+    #[serde(rename = "zfs.promote")]
+    ZfsPromote(zfs::PromoteRequest),
+    /// `zfs rename`.
+    #[serde(rename = "zfs.rename")]
+    ZfsRename(zfs::RenameRequest),
+    /// `zfs hold`.
+    #[serde(rename = "zfs.hold")]
+    ZfsHold(zfs::HoldRequest),
+    /// `zfs release`.
+    #[serde(rename = "zfs.release")]
+    ZfsRelease(zfs::HoldRequest),
+    /// `zfs holds`.
+    #[serde(rename = "zfs.holds")]
+    ZfsHolds(zfs::HoldsRequest),
+    /// `zfs diff`.
+    #[serde(rename = "zfs.diff")]
+    ZfsDiff(zfs::DiffRequest),
 }
 
 impl Request {
@@ -120,6 +173,23 @@ impl Request {
             Request::ZpoolSet(_) => "zpool.set",
             Request::ZpoolStatus(_) => "zpool.status",
             Request::ZpoolHistory(_) => "zpool.history",
+            Request::ZpoolArcstat => "zpool.arcstat",
+            Request::ZpoolGetTunables(_) => "zpool.get_tunables",
+            Request::ZpoolSetTunable(_) => "zpool.set_tunable",
+            Request::ZfsCreate(_) => "zfs.create",
+            Request::ZfsDestroy(_) => "zfs.destroy",
+            Request::ZfsQuery(_) => "zfs.query",
+            Request::ZfsSet(_) => "zfs.set",
+            Request::ZfsInherit(_) => "zfs.inherit",
+            Request::ZfsSnapshot(_) => "zfs.snapshot",
+            Request::ZfsRollback(_) => "zfs.rollback",
+            Request::ZfsClone(_) => "zfs.clone",
+            Request::ZfsPromote(_) => "zfs.promote",
+            Request::ZfsRename(_) => "zfs.rename",
+            Request::ZfsHold(_) => "zfs.hold",
+            Request::ZfsRelease(_) => "zfs.release",
+            Request::ZfsHolds(_) => "zfs.holds",
+            Request::ZfsDiff(_) => "zfs.diff",
         }
     }
 }
@@ -178,6 +248,8 @@ pub enum ErrorKind {
     ShuttingDown,
     /// A bug.
     Internal,
+    /// The pool or a quota has no room for the change.
+    NoSpace,
     /// A kind this build does not know (sent by a newer peer).
     #[serde(other)]
     Other,
@@ -293,20 +365,132 @@ pub fn decode_request(line: &[u8]) -> Result<RequestEnvelope, Undecodable> {
 }
 
 /// Decodes an answer line, refusing another major version. Never panics.
+///
+/// The line is read straight into its parts (no buffering of the whole
+/// message first, as a flattened enum would need): a listing of 10,000
+/// datasets is one large answer.
 pub fn decode_response(line: &[u8]) -> Result<ResponseEnvelope, ProtocolError> {
     #[derive(Deserialize)]
     struct VersionOnly {
         version: u64,
     }
-    let v: VersionOnly =
-        serde_json::from_slice(line).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    /// A field that is there, even as `null`, is `Some`.
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        id: u64,
+        #[serde(default, deserialize_with = "present")]
+        result: Option<Value>,
+        #[serde(default)]
+        error: Option<WireError>,
+        #[serde(default, deserialize_with = "present")]
+        progress: Option<Value>,
+    }
+    let malformed = |e: serde_json::Error| ProtocolError::Malformed(e.to_string());
+    let v: VersionOnly = serde_json::from_slice(line).map_err(malformed)?;
     if v.version != u64::from(PROTOCOL_VERSION) {
         return Err(ProtocolError::Version {
             peer: v.version,
             ours: PROTOCOL_VERSION,
         });
     }
-    serde_json::from_slice(line).map_err(|e| ProtocolError::Malformed(e.to_string()))
+    let raw: Raw = serde_json::from_slice(line).map_err(malformed)?;
+    let body = match (raw.result, raw.error, raw.progress) {
+        (Some(r), None, None) => ResponseBody::Result(r),
+        (None, Some(e), None) => ResponseBody::Error(e),
+        (None, None, Some(p)) => ResponseBody::Progress(p),
+        _ => {
+            return Err(ProtocolError::Malformed(
+                "an answer needs exactly one of result, error and progress".into(),
+            ))
+        }
+    };
+    Ok(ResponseEnvelope {
+        version: PROTOCOL_VERSION,
+        id: raw.id,
+        body,
+    })
+}
+
+/// An answer whose result is decoded straight into the type the caller
+/// expects (no intermediate tree: a listing of 10,000 datasets is one
+/// large answer).
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// The final result.
+    Result(T),
+    /// The final error.
+    Error(WireError),
+    /// Progress of long work; more messages follow.
+    Progress(Value),
+}
+
+/// Decodes an answer line as [`decode_response`] does, with the result
+/// as a `T`. Returns the id and the answer. Never panics.
+pub fn decode_answer<T: serde::de::DeserializeOwned>(
+    line: &[u8],
+) -> Result<(u64, Answer<T>), ProtocolError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: u64,
+    }
+    fn present<'de, D: serde::Deserializer<'de>, X: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<X>, D::Error> {
+        X::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    #[serde(bound = "T: serde::de::DeserializeOwned")]
+    struct Raw<T> {
+        #[serde(default)]
+        id: u64,
+        #[serde(default = "Option::default", deserialize_with = "present")]
+        result: Option<T>,
+        #[serde(default)]
+        error: Option<WireError>,
+        #[serde(default, deserialize_with = "present")]
+        progress: Option<Value>,
+    }
+    let malformed = |e: serde_json::Error| ProtocolError::Malformed(e.to_string());
+    let v: VersionOnly = serde_json::from_slice(line).map_err(malformed)?;
+    if v.version != u64::from(PROTOCOL_VERSION) {
+        return Err(ProtocolError::Version {
+            peer: v.version,
+            ours: PROTOCOL_VERSION,
+        });
+    }
+    let raw: Raw<T> = serde_json::from_slice(line).map_err(malformed)?;
+    let answer = match (raw.result, raw.error, raw.progress) {
+        (Some(r), None, None) => Answer::Result(r),
+        (None, Some(e), None) => Answer::Error(e),
+        (None, None, Some(p)) => Answer::Progress(p),
+        _ => {
+            return Err(ProtocolError::Malformed(
+                "an answer needs exactly one of result, error and progress".into(),
+            ))
+        }
+    };
+    Ok((raw.id, answer))
+}
+
+/// Encodes a result answer around `result`, the JSON text of the result
+/// (serialised once, straight from its type), refusing one over
+/// [`MAX_MESSAGE`]. The same bytes as [`encode`] of a
+/// [`ResponseEnvelope`] holding that result.
+pub fn encode_result(id: u64, result: &str) -> Result<Vec<u8>, ProtocolError> {
+    let head = format!("{{\"version\":{PROTOCOL_VERSION},\"id\":{id},\"result\":");
+    let len = head.len() + result.len() + 1;
+    if len > MAX_MESSAGE {
+        return Err(ProtocolError::TooLarge { limit: MAX_MESSAGE });
+    }
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(head.as_bytes());
+    v.extend_from_slice(result.as_bytes());
+    v.push(b'}');
+    Ok(v)
 }
 
 /// Encodes a message as one line (without the newline), refusing one over
@@ -396,6 +580,42 @@ mod tests {
     }
 
     #[test]
+    fn answers_decode_straight_into_their_types() {
+        let line = encode_result(3, r#"{"a":1}"#).unwrap();
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            r#"{"version":1,"id":3,"result":{"a":1}}"#
+        );
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct A {
+            a: u64,
+        }
+        let (id, a) = decode_answer::<A>(&line).unwrap();
+        assert_eq!(id, 3);
+        assert!(matches!(a, Answer::Result(A { a: 1 })));
+        let (_, null) = decode_answer::<Value>(br#"{"version":1,"id":5,"result":null}"#).unwrap();
+        assert!(matches!(null, Answer::Result(Value::Null)));
+        let (_, e) =
+            decode_answer::<A>(br#"{"version":1,"id":4,"error":{"kind":"io","message":"m"}}"#)
+                .unwrap();
+        assert!(matches!(
+            e,
+            Answer::Error(WireError {
+                kind: ErrorKind::Io,
+                ..
+            })
+        ));
+        let (_, p) = decode_answer::<A>(br#"{"version":1,"id":4,"progress":{"done":1}}"#).unwrap();
+        assert!(matches!(p, Answer::Progress(_)));
+        assert!(decode_answer::<A>(br#"{"version":1,"id":4,"result":{"b":1}}"#).is_err());
+        assert!(decode_answer::<A>(br#"{"version":1,"id":4}"#).is_err());
+        assert!(matches!(
+            decode_answer::<A>(br#"{"version":2,"id":4,"result":{"a":1}}"#),
+            Err(ProtocolError::Version { peer: 2, .. })
+        ));
+    }
+
+    #[test]
     fn other_versions_are_refused() {
         let e = decode_response(br#"{"version":2,"id":1,"result":{}}"#).unwrap_err();
         assert!(
@@ -446,6 +666,7 @@ mod tests {
             }
             let _ = decode_request(&b);
             let _ = decode_response(&b);
+            let _ = decode_answer::<Value>(&b);
         }
         // Deep nesting is refused, not a stack overflow.
         let deep = format!(

@@ -20,7 +20,7 @@ pub struct PropSetting {
     pub value: String,
 }
 
-/// `zpool create [-f] [-o prop=val]... NAME VDEV...`.
+/// `zpool create [-f] [-o prop=val]... [-O prop=val]... NAME VDEV...`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRequest {
     /// Pool name.
@@ -30,9 +30,12 @@ pub struct CreateRequest {
     /// `-f`.
     #[serde(default)]
     pub force: bool,
-    /// `-o` settings.
+    /// `-o` settings (pool properties).
     #[serde(default)]
     pub props: Vec<PropSetting>,
+    /// `-O` settings (properties of the root filesystem).
+    #[serde(default)]
+    pub fs_props: Vec<PropSetting>,
     /// The command line, for the pool history.
     #[serde(default)]
     pub command: String,

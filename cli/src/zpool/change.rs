@@ -3,6 +3,7 @@
 
 use super::{Connect, CreateArgs, DestroyArgs, ExportArgs, SetArgs};
 use crate::errors::{print_err, CliError, CliResult, EXIT_ERROR, EXIT_OK};
+use crate::protocol::arc::{SetTunableRequest, TUNABLES};
 use crate::protocol::zpool::{
     CreateRequest, DestroyRequest, Done, ExportRequest, PoolRef, PropSetting, SetRequest,
 };
@@ -28,11 +29,17 @@ pub fn create(connect: Connect, a: &CreateArgs, line: &str) -> CliResult {
         .iter()
         .map(|p| assignment(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let fs_props = a
+        .fs_props
+        .iter()
+        .map(|p| assignment(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let _: PoolRef = connect()?.call(&Request::ZpoolCreate(CreateRequest {
         name: a.pool.clone(),
         vdevs: a.vdevs.clone(),
         force: a.force,
         props,
+        fs_props,
         command: line.to_string(),
     }))?;
     Ok(EXIT_OK)
@@ -66,11 +73,21 @@ pub fn export(connect: Connect, a: &ExportArgs, line: &str) -> CliResult {
     Ok(code)
 }
 
-/// `zpool set`.
+/// `zpool set`: a pool property, or (without a pool) arc_max or arc_min.
 pub fn set(connect: Connect, a: &SetArgs, line: &str) -> CliResult {
     let p = assignment(&a.assignment)?;
+    let Some(pool) = &a.pool else {
+        if !TUNABLES.contains(&p.property.as_str()) {
+            return Err(CliError::Usage("missing pool name".into()));
+        }
+        let _: Done = connect()?.call(&Request::ZpoolSetTunable(SetTunableRequest {
+            property: p.property,
+            value: p.value,
+        }))?;
+        return Ok(EXIT_OK);
+    };
     let _: Done = connect()?.call(&Request::ZpoolSet(SetRequest {
-        name: a.pool.clone(),
+        name: pool.clone(),
         property: p.property,
         value: p.value,
         command: line.to_string(),

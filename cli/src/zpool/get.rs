@@ -8,7 +8,8 @@ use super::{Connect, GetArgs};
 use crate::errors::{print_err, print_out, CliError, CliResult, EXIT_ERROR, EXIT_OK};
 use crate::format::json::{self as js, JsonOpts};
 use crate::format::{split_list, Align, Column, Table};
-use crate::protocol::zpool::{GetRequest, GetResult};
+use crate::protocol::arc::{TunablesRequest, TunablesResult, TUNABLES};
+use crate::protocol::zpool::{GetRequest, GetResult, PoolProps, PropEntry};
 use crate::protocol::Request;
 
 /// The fields `-o` can choose.
@@ -120,8 +121,71 @@ pub fn json(result: &GetResult, literal: bool, opts: JsonOpts) -> Value {
     js::document("zpool get", "pools", pools)
 }
 
+/// The daemon-wide properties asked for, when the request is only about
+/// them (`zpool get arc_max,arc_min` without a pool).
+pub fn tunables_asked(a: &GetArgs) -> Option<Vec<String>> {
+    let words = split_list(&a.props);
+    (a.pools.is_empty()
+        && !words.is_empty()
+        && words.iter().all(|w| TUNABLES.contains(&w.as_str())))
+    .then_some(words)
+}
+
+/// The result of a tunables request as a get result, the daemon standing
+/// in for a pool named `-`.
+pub fn tunables_as_pool(t: &TunablesResult) -> GetResult {
+    GetResult {
+        pools: vec![PoolProps {
+            name: "-".into(),
+            guid: 0,
+            state: String::new(),
+            txg: 0,
+            properties: t
+                .tunables
+                .iter()
+                .map(|x| PropEntry {
+                    property: x.property.clone(),
+                    value: x.value.clone(),
+                    exact: x.exact.clone(),
+                    source: x.source.clone(),
+                })
+                .collect(),
+        }],
+        errors: Vec::new(),
+    }
+}
+
+/// The `-j` document of `zpool get arc_max,arc_min`.
+pub fn tunables_json(t: &TunablesResult, literal: bool, opts: JsonOpts) -> Value {
+    let mut props = Map::new();
+    for x in &t.tunables {
+        let v = if literal || opts.as_int {
+            &x.exact
+        } else {
+            &x.value
+        };
+        props.insert(x.property.clone(), js::property(v, &x.source, opts));
+    }
+    js::document("zpool get", "tunables", props)
+}
+
+fn run_tunables(connect: Connect, a: &GetArgs, props: Vec<String>) -> CliResult {
+    let fields = fields(a.fields.as_deref())?;
+    let t: TunablesResult =
+        connect()?.call(&Request::ZpoolGetTunables(TunablesRequest { props }))?;
+    if a.json.json {
+        print_out(&js::render(&tunables_json(&t, a.literal, a.json.opts())))?;
+    } else {
+        print_out(&table(&tunables_as_pool(&t), &fields, a.literal).render(a.scripted))?;
+    }
+    Ok(EXIT_OK)
+}
+
 /// Runs `zpool get`.
 pub fn run(connect: Connect, a: &GetArgs) -> CliResult {
+    if let Some(props) = tunables_asked(a) {
+        return run_tunables(connect, a, props);
+    }
     let fields = fields(a.fields.as_deref())?;
     let props = properties(&a.props)?;
     let result: GetResult = connect()?.call(&Request::ZpoolGet(GetRequest {
@@ -146,7 +210,6 @@ pub fn run(connect: Connect, a: &GetArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::zpool::{PoolProps, PropEntry};
 
     fn sample() -> GetResult {
         let e = |p: &str, v: &str, x: &str, s: &str| PropEntry {
@@ -203,5 +266,43 @@ mod tests {
         assert_eq!(p["size"]["value"], "80.0M");
         assert_eq!(p["comment"]["source"]["type"], "LOCAL");
         assert_eq!(p["autoexpand"]["source"]["type"], "DEFAULT");
+    }
+
+    #[test]
+    fn daemon_wide_properties() {
+        let t = TunablesResult {
+            tunables: vec![crate::protocol::arc::Tunable {
+                property: "arc_max".into(),
+                value: "2.00G".into(),
+                exact: "2147483648".into(),
+                source: "local".into(),
+            }],
+        };
+        assert_eq!(
+            table(&tunables_as_pool(&t), &fields(None).unwrap(), false).render(false),
+            "NAME  PROPERTY  VALUE  SOURCE\n-     arc_max   2.00G  local\n"
+        );
+        let ints = JsonOpts {
+            as_int: true,
+            ..Default::default()
+        };
+        let doc = tunables_json(&t, false, ints);
+        assert_eq!(doc["tunables"]["arc_max"]["value"], 2147483648u64);
+        assert_eq!(doc["tunables"]["arc_max"]["source"]["type"], "LOCAL");
+        let args = |props: &str, pools: Vec<String>| GetArgs {
+            scripted: false,
+            literal: false,
+            fields: None,
+            json: crate::zpool::JsonArgs {
+                json: false,
+                json_int: false,
+                json_pool_key_guid: false,
+            },
+            props: props.into(),
+            pools,
+        };
+        assert!(tunables_asked(&args("arc_max,arc_min", vec![])).is_some());
+        assert!(tunables_asked(&args("arc_max,size", vec![])).is_none());
+        assert!(tunables_asked(&args("arc_max", vec!["tank".into()])).is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! one request to `basind`, and this side only checks the command line and
 //! formats the answer.
 
+pub mod arcstat;
 pub mod change;
 pub mod columns;
 pub mod get;
@@ -25,6 +26,7 @@ use crate::format::json::JsonOpts;
 #[command(
     name = "zpool",
     about = "Configure Basin storage pools (served by basind; set BASIN_SOCKET to choose the daemon)",
+    after_help = "Daemon-wide properties (no pool name): the ARC's limits, arc_max and arc_min.\n  zpool get arc_max,arc_min        show them\n  zpool set arc_max=2G             resize the ARC at run time (it evicts at once)\n  zpool arcstat [-o fields] [interval [count]]   watch the ARC",
     arg_required_else_help = true,
     disable_version_flag = true
 )]
@@ -49,12 +51,14 @@ pub enum Command {
     Import(ImportArgs),
     /// Export pools so that they can be moved or imported elsewhere.
     Export(ExportArgs),
-    /// Show pool properties.
+    /// Show pool properties (or, without a pool, arc_max and arc_min).
     Get(GetArgs),
-    /// Set a pool property.
+    /// Set a pool property (or, without a pool, arc_max or arc_min).
     Set(SetArgs),
     /// Show the commands that changed pools.
     History(HistoryArgs),
+    /// Show the ARC's counters, like arcstat.
+    Arcstat(ArcstatArgs),
 }
 
 /// `zpool create [-f] [-o property=value]... pool [mirror] vdev...`.
@@ -67,6 +71,9 @@ pub struct CreateArgs {
     /// Set a pool property (ashift, comment, autoexpand...).
     #[arg(short = 'o', value_name = "PROPERTY=VALUE")]
     pub props: Vec<String>,
+    /// Set a property of the pool's root filesystem (compression...).
+    #[arg(short = 'O', value_name = "PROPERTY=VALUE")]
+    pub fs_props: Vec<String>,
     /// The new pool's name.
     pub pool: String,
     /// Vdevs: absolute paths of files or devices, or device names under
@@ -198,13 +205,34 @@ pub struct GetArgs {
     pub pools: Vec<String>,
 }
 
-/// `zpool set property=value pool`.
+/// `zpool set property=value pool`, or `zpool set arc_max=SIZE`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
     /// `property=value`.
     pub assignment: String,
-    /// The pool.
-    pub pool: String,
+    /// The pool (none for arc_max and arc_min).
+    pub pool: Option<String>,
+}
+
+/// `zpool arcstat [-jpH] [-o field[,field]...] [interval [count]]`.
+#[derive(Debug, Args)]
+pub struct ArcstatArgs {
+    /// Print each sample as a JSON object of every counter.
+    #[arg(short = 'j', long = "json")]
+    pub json: bool,
+    /// Exact numbers.
+    #[arg(short = 'p')]
+    pub literal: bool,
+    /// Scripted mode: no header, fields separated by a tab.
+    #[arg(short = 'H')]
+    pub scripted: bool,
+    /// Fields (time, read, hits, miss, hit%, miss%, arcsz, c, cmax...).
+    #[arg(short = 'o', value_name = "FIELD[,FIELD]...")]
+    pub fields: Option<String>,
+    /// Seconds between samples (one sample when none).
+    pub interval: Option<u64>,
+    /// Number of samples (without it: until interrupted).
+    pub count: Option<u64>,
 }
 
 /// `zpool history [-il] [pool]...`.
@@ -245,6 +273,7 @@ pub fn run(cli: &Cli, line: &str) -> CliResult {
         Command::Status(a) => status::run(connect, a),
         Command::Import(a) => import::run(connect, a, line),
         Command::History(a) => history::run(connect, a),
+        Command::Arcstat(a) => arcstat::run(connect, a),
     }
 }
 

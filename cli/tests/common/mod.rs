@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod offline;
+
 use std::fs::{File, OpenOptions};
 use std::hash::{DefaultHasher, Hasher};
 use std::io::Read;
@@ -21,6 +23,7 @@ pub const VDEV_SIZE: u64 = 64 * MIB;
 
 pub const BASIND: &str = env!("CARGO_BIN_EXE_basind");
 pub const ZPOOL: &str = env!("CARGO_BIN_EXE_zpool");
+pub const ZFS: &str = env!("CARGO_BIN_EXE_zfs");
 
 /// What a `zpool` run printed.
 #[derive(Debug)]
@@ -53,13 +56,22 @@ impl Out {
 
 /// Runs the built `zpool` against `socket`.
 pub fn zpool_at(socket: &Path, args: &[&str]) -> Out {
-    let out = Command::new(ZPOOL)
+    run_at(ZPOOL, socket, args)
+}
+
+/// Runs the built `zfs` against `socket`.
+pub fn zfs_at(socket: &Path, args: &[&str]) -> Out {
+    run_at(ZFS, socket, args)
+}
+
+fn run_at(program: &str, socket: &Path, args: &[&str]) -> Out {
+    let out = Command::new(program)
         .args(args)
         .env("BASIN_SOCKET", socket)
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())
         .output()
-        .expect("run zpool");
+        .expect("run a command");
     Out {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -161,6 +173,11 @@ impl Daemon {
     /// Runs `zpool` against this daemon.
     pub fn zpool(&self, args: &[&str]) -> Out {
         zpool_at(&self.socket, args)
+    }
+
+    /// Runs `zfs` against this daemon.
+    pub fn zfs(&self, args: &[&str]) -> Out {
+        zfs_at(&self.socket, args)
     }
 
     /// The daemon's log so far.
@@ -271,5 +288,13 @@ impl TestDir {
     /// A daemon with this test's lock dir.
     pub fn daemon(&self, name: &str) -> Daemon {
         Daemon::start(self.root(), name, &self.locks)
+    }
+
+    /// A daemon with a pool `tank` on one vdev of `size` bytes.
+    pub fn daemon_with_pool(&self, name: &str, size: u64) -> Daemon {
+        let v = vdev(&self.vdevs, &format!("{name}-tank"), size);
+        let d = self.daemon(name);
+        d.zpool(&["create", "tank", s(&v)]).ok();
+        d
     }
 }

@@ -9,6 +9,7 @@ use basin_pool::{mmp, ImportOptions, Pool};
 
 use super::errors::{invalid, pool_error, registry_error};
 use super::tree::found_tree;
+use crate::daemon::imported::Imported;
 use crate::daemon::probe;
 use crate::daemon::registry::RegistryError;
 use crate::daemon::Daemon;
@@ -208,7 +209,17 @@ pub fn import(d: &Daemon, req: &ImportRequest) -> Result<PoolRef, WireError> {
         command: Some(req.command.clone()).filter(|c| !c.is_empty()),
     };
     let pool = Pool::import(c, &opts).map_err(|e| pool_error(&context, &e))?;
-    reservation.commit(pool.clone());
+    let imp = match Imported::open(pool.clone(), d.block_cache()) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = pool.close();
+            return Err(crate::daemon::zfs::errors::dmu_error(
+                &format!("{context}: cannot open its datasets"),
+                &e,
+            ));
+        }
+    };
+    reservation.commit(imp);
     d.remember(&pool);
     Ok(PoolRef {
         name: pool.name().to_string(),

@@ -13,8 +13,12 @@ use basin_pool::spec::validate_pool_name;
 use basin_pool::{CreateOptions, Pool, VdevSpec};
 
 use self::errors::{invalid, no_such_pool, pool_error, registry_error};
+use crate::daemon::imported::Imported;
 use crate::daemon::registry::RegistryError;
+use crate::daemon::zfs::validate::check_all;
 use crate::daemon::Daemon;
+use crate::dsprops::FS;
+use crate::protocol::arc::SetTunableRequest;
 use crate::protocol::zpool::{
     CreateRequest, DestroyRequest, Done, ExportRequest, GetRequest, GetResult, HistoryEntry,
     HistoryRequest, HistoryResult, PoolHistory, PoolRef, SetRequest, StatusRequest, StatusResult,
@@ -86,6 +90,10 @@ pub fn create(d: &Daemon, req: &CreateRequest) -> Result<PoolRef, WireError> {
         }
         props.push((p.property.clone(), p.value.clone()));
     }
+    // The root filesystem's properties are checked before any device is
+    // touched.
+    let fs_props =
+        check_all(&req.fs_props, FS, true).map_err(|why| invalid(format!("{context}: {why}")))?;
     let spec = VdevSpec::parse(&words).map_err(|e| pool_error(&context, &e))?;
     for w in words.iter().filter(|w| w.starts_with('/')) {
         if let Some(owner) = owner_of(d, Path::new(w)) {
@@ -108,7 +116,16 @@ pub fn create(d: &Daemon, req: &CreateRequest) -> Result<PoolRef, WireError> {
         ..CreateOptions::default()
     };
     let pool = Pool::create(&req.name, &spec, &opts).map_err(|e| pool_error(&context, &e))?;
-    reservation.commit(pool.clone());
+    let imp = match Imported::init(pool.clone(), d.block_cache(), &fs_props) {
+        Ok(i) => i,
+        Err(e) => {
+            // A pool without its root filesystem is no pool: take it back.
+            pool.set_syncer(None);
+            let _ = pool.destroy();
+            return Err(crate::daemon::zfs::errors::dmu_error(&context, &e));
+        }
+    };
+    reservation.commit(imp);
     d.remember(&pool);
     Ok(PoolRef {
         name: pool.name().to_string(),
@@ -123,12 +140,13 @@ pub fn destroy(d: &Daemon, req: &DestroyRequest) -> Result<Done, WireError> {
         .registry
         .check_out(&req.name, "being destroyed")
         .map_err(|e| registry_error(&context, &req.name, &e))?;
-    let Some(pool) = out.pool().cloned() else {
+    let Some(pool) = out.imported().cloned() else {
         return Err(no_such_pool(&req.name));
     };
     if let Some(c) = command(&req.command) {
-        pool.log_history(&c, false);
+        pool.pool.log_history(&c, false);
     }
+    d.mounts.unmount_pool(&req.name);
     let r = pool.destroy();
     // Whatever the outcome, destroy has closed the devices.
     out.remove();
@@ -144,12 +162,13 @@ pub fn export(d: &Daemon, req: &ExportRequest) -> Result<Done, WireError> {
         .registry
         .check_out(&req.name, "being exported")
         .map_err(|e| registry_error(&context, &req.name, &e))?;
-    let Some(pool) = out.pool().cloned() else {
+    let Some(pool) = out.imported().cloned() else {
         return Err(no_such_pool(&req.name));
     };
     if let Some(c) = command(&req.command) {
-        pool.log_history(&c, false);
+        pool.pool.log_history(&c, false);
     }
+    d.mounts.unmount_pool(&req.name);
     // On failure the pool stays imported (and in the registry).
     pool.export().map_err(|e| pool_error(&context, &e))?;
     out.remove();
@@ -211,6 +230,13 @@ pub fn set(d: &Daemon, req: &SetRequest) -> Result<Done, WireError> {
         pool.log_history(&c, false);
     }
     pool.sync().map_err(|e| pool_error(&context, &e))?;
+    Ok(Done {})
+}
+
+/// `zpool set arc_max=SIZE` (no pool): daemon-wide, logged in the
+/// daemon's log rather than a pool history.
+pub fn set_tunable(d: &Daemon, req: &SetTunableRequest) -> Result<Done, WireError> {
+    d.arc.set(req)?;
     Ok(Done {})
 }
 
