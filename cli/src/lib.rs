@@ -14,4 +14,5 @@ pub mod errors;
 pub mod format;
 pub mod protocol;
 pub mod zfs;
+pub mod zinject;
 pub mod zpool;

@@ -187,11 +187,10 @@ impl Pool {
         let mut slot = self.inner().scan.lock();
         if let Some(h) = slot.as_ref().filter(|h| h.running()) {
             return Err(PoolError::ScanBusy(match h.func {
-                ScanFunc::Scrub => format!(
-                    "{}: currently scrubbing; use 'zpool scrub -s' to cancel the current scrub",
-                    self.name()
-                ),
-                ScanFunc::Resilver => format!("{}: currently resilvering", self.name()),
+                ScanFunc::Scrub => {
+                    "currently scrubbing; use 'zpool scrub -s' to cancel current scrub".into()
+                }
+                ScanFunc::Resilver => "currently resilvering".into(),
             }));
         }
         drop(slot.take());
@@ -213,7 +212,7 @@ impl Pool {
 
     /// Pauses the running scrub (`zpool scrub -p`).
     pub fn scrub_pause(&self) -> Result<()> {
-        self.steer_scrub("pause", |c| &c.pause)
+        self.steer_scrub("paused", |c| &c.pause)
     }
 
     /// Cancels the running or paused scrub (`zpool scrub -s`).
@@ -240,7 +239,7 @@ impl Pool {
                 return Ok(());
             }
         }
-        self.steer_scrub("cancel", |c| &c.cancel)
+        self.steer_scrub("canceled", |c| &c.cancel)
     }
 
     fn steer_scrub(&self, what: &str, flag: fn(&ScanCtl) -> &AtomicBool) -> Result<()> {
@@ -254,16 +253,12 @@ impl Pool {
                 Ok(())
             }
             Some(h) if h.running() => {
-                let name = self.name().to_string();
                 *self.inner().scan.lock() = Some(h);
                 Err(PoolError::ScanBusy(format!(
-                    "{name}: cannot {what} a resilver"
+                    "currently resilvering; a resilver cannot be {what}"
                 )))
             }
-            _ => Err(PoolError::ScanBusy(format!(
-                "{}: there is no active scrub",
-                self.name()
-            ))),
+            _ => Err(PoolError::ScanBusy("there is no active scrub".into())),
         }
     }
 
@@ -439,12 +434,7 @@ impl Pool {
             (None, ScanFunc::Scrub) => (0, self.last_synced_txg()),
             (None, ScanFunc::Resilver) => match self.resilver_range() {
                 Some(r) => r,
-                None => {
-                    return Err(PoolError::ScanBusy(format!(
-                        "{}: no device needs resilvering",
-                        self.name()
-                    )))
-                }
+                None => return Err(PoolError::ScanBusy("no device needs resilvering".into())),
             },
         };
         let now = now_secs();

@@ -438,6 +438,12 @@ impl Pool {
             .sum())
     }
 
+    /// Removes injection rule `index` of a leaf.
+    pub fn remove_fault(&self, dev: &str, index: usize) -> Result<bool> {
+        let (_, leaf) = self.find_leaf(dev)?;
+        Ok(leaf.raw_engine().is_some_and(|e| e.faults().remove(index)))
+    }
+
     /// Every injection rule in force, with its leaf's path.
     pub fn fault_rules(&self) -> Vec<(String, FaultRule)> {
         self.vdevs()

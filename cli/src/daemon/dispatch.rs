@@ -43,6 +43,11 @@ pub fn handle(d: &Daemon, req: &Request, _progress: Progress<'_>) -> Result<Stri
         Request::ZpoolArcstat => value(d.arc.stats()),
         Request::ZpoolGetTunables(r) => value(d.arc.get(r)?),
         Request::ZpoolSetTunable(r) => value(zpool::set_tunable(d, r)?),
+        Request::ZpoolScrub(r) => value(zpool::scan::scrub(d, r)?),
+        Request::ZpoolVdev(r) => value(zpool::vdevs::change(d, r)?),
+        Request::ZinjectAdd(r) => value(zpool::inject::add(d, r)?),
+        Request::ZinjectList => value(zpool::inject::list(d)),
+        Request::ZinjectClear(r) => value(zpool::inject::clear(d, r)?),
         Request::ZfsCreate(r) => value(zfs::datasets::create(d, r)?),
         Request::ZfsDestroy(r) => value(zfs::datasets::destroy(d, r)?),
         Request::ZfsQuery(r) => value(zfs::query::query(d, r)?),
@@ -70,6 +75,10 @@ pub fn changes_state(req: &Request) -> bool {
             | Request::ZpoolImport(_)
             | Request::ZpoolSet(_)
             | Request::ZpoolSetTunable(_)
+            | Request::ZpoolScrub(_)
+            | Request::ZpoolVdev(_)
+            | Request::ZinjectAdd(_)
+            | Request::ZinjectClear(_)
             | Request::ZfsCreate(_)
             | Request::ZfsDestroy(_)
             | Request::ZfsSet(_)

@@ -115,6 +115,21 @@ pub enum Request {
     /// `zpool set arc_max=SIZE` (no pool).
     #[serde(rename = "zpool.set_tunable")]
     ZpoolSetTunable(arc::SetTunableRequest),
+    /// `zpool scrub`.
+    #[serde(rename = "zpool.scrub")]
+    ZpoolScrub(zpool::ScrubRequest),
+    /// `zpool offline|online|clear|attach|detach|replace`.
+    #[serde(rename = "zpool.vdev")]
+    ZpoolVdev(zpool::VdevRequest),
+    /// `zinject ... pool`: add a fault injection rule.
+    #[serde(rename = "zinject.add")]
+    ZinjectAdd(zpool::InjectRequest),
+    /// `zinject`: the rules in force.
+    #[serde(rename = "zinject.list")]
+    ZinjectList,
+    /// `zinject -c`.
+    #[serde(rename = "zinject.clear")]
+    ZinjectClear(zpool::InjectClearRequest),
     /// `zfs create`.
     #[serde(rename = "zfs.create")]
     ZfsCreate(zfs::CreateRequest),
@@ -176,6 +191,11 @@ impl Request {
             Request::ZpoolArcstat => "zpool.arcstat",
             Request::ZpoolGetTunables(_) => "zpool.get_tunables",
             Request::ZpoolSetTunable(_) => "zpool.set_tunable",
+            Request::ZpoolScrub(_) => "zpool.scrub",
+            Request::ZpoolVdev(_) => "zpool.vdev",
+            Request::ZinjectAdd(_) => "zinject.add",
+            Request::ZinjectList => "zinject.list",
+            Request::ZinjectClear(_) => "zinject.clear",
             Request::ZfsCreate(_) => "zfs.create",
             Request::ZfsDestroy(_) => "zfs.destroy",
             Request::ZfsQuery(_) => "zfs.query",

@@ -228,6 +228,9 @@ pub struct StatusRequest {
     /// Pools; empty means all.
     #[serde(default)]
     pub names: Vec<String>,
+    /// `-v`: list the files with permanent errors.
+    #[serde(default)]
+    pub verbose: bool,
 }
 
 /// A vdev and its children, with state and error counters.
@@ -280,6 +283,18 @@ pub struct ScanInfo {
     pub repaired: u64,
     /// Errors found.
     pub errors: u64,
+    /// Bytes listed (the traversal's progress).
+    #[serde(default)]
+    pub scanned: u64,
+    /// When this pass (start or resume) began.
+    #[serde(default)]
+    pub pass_start: u64,
+    /// Bytes examined when this pass began.
+    #[serde(default)]
+    pub pass_examined: u64,
+    /// When it was paused (0: not paused).
+    #[serde(default)]
+    pub pause_time: u64,
 }
 
 /// The status of one pool.
@@ -310,6 +325,10 @@ pub struct PoolStatus {
     pub size: u64,
     /// The vdev tree, rooted at the pool.
     pub config: VdevNode,
+    /// With `-v`: the files (or objects) with permanent errors, named as
+    /// OpenZFS names them (`/mnt/file`, `pool/fs:<0x1f>`, `<metadata>:<0x0>`).
+    #[serde(default)]
+    pub error_files: Vec<String>,
 }
 
 /// The answer to [`StatusRequest`].
@@ -370,3 +389,145 @@ pub struct HistoryResult {
 /// The empty result of ops that only succeed or fail.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Done {}
+
+/// What `zpool scrub` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrubAction {
+    /// Start a scrub, or resume a paused one.
+    Start,
+    /// `-p`: pause it.
+    Pause,
+    /// `-s`: stop (cancel) it.
+    Stop,
+}
+
+/// `zpool scrub [-s | -p] pool...`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScrubRequest {
+    /// Pools.
+    pub names: Vec<String>,
+    /// What to do.
+    pub action: ScrubAction,
+    /// The command line.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// The answer to [`ScrubRequest`]: one error per pool that refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScrubResult {
+    /// Refusals ("currently scrubbing", "no such pool").
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
+/// A change of a pool's vdevs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VdevOp {
+    /// `zpool offline [-t]`.
+    Offline,
+    /// `zpool online`.
+    Online,
+    /// `zpool clear [device]`.
+    Clear,
+    /// `zpool attach`.
+    Attach,
+    /// `zpool detach`.
+    Detach,
+    /// `zpool replace`.
+    Replace,
+}
+
+impl VdevOp {
+    /// The command's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            VdevOp::Offline => "offline",
+            VdevOp::Online => "online",
+            VdevOp::Clear => "clear",
+            VdevOp::Attach => "attach",
+            VdevOp::Detach => "detach",
+            VdevOp::Replace => "replace",
+        }
+    }
+}
+
+/// `zpool offline|online|clear|attach|detach|replace pool device [new]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VdevRequest {
+    /// Pool name.
+    pub name: String,
+    /// The change (not `op`: that names the request on the wire).
+    pub change: VdevOp,
+    /// The device named (none: every device, for clear).
+    #[serde(default)]
+    pub device: Option<String>,
+    /// The new device (attach, replace).
+    #[serde(default)]
+    pub new_device: Option<String>,
+    /// `-f`: use a device that holds another pool's label.
+    #[serde(default)]
+    pub force: bool,
+    /// `-t` (offline): until the next import only.
+    #[serde(default)]
+    pub temporary: bool,
+    /// The command line.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// `zinject -d device -e kind [-T ops] [-f freq] pool`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InjectRequest {
+    /// Pool name.
+    pub name: String,
+    /// The device.
+    pub device: String,
+    /// `io`, `checksum` or `nxio`.
+    pub kind: String,
+    /// `read`, `write` or `all`.
+    pub ops: String,
+    /// Percentage of I/Os hit.
+    pub frequency: f64,
+}
+
+/// One injection rule in force.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InjectRule {
+    /// Its number (for `zinject -c`).
+    pub id: u64,
+    /// Pool.
+    pub pool: String,
+    /// Device path.
+    pub device: String,
+    /// `io`, `checksum` or `nxio`.
+    pub kind: String,
+    /// `read`, `write` or `all`.
+    pub ops: String,
+    /// Percentage of I/Os hit.
+    pub frequency: f64,
+}
+
+/// The rules in force.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InjectList {
+    /// Every rule.
+    pub rules: Vec<InjectRule>,
+}
+
+/// `zinject -c id|all`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectClearRequest {
+    /// The rule to remove; `None` for all.
+    #[serde(default)]
+    pub id: Option<u64>,
+}
+
+/// How many rules were removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectCleared {
+    /// Rules removed.
+    pub removed: u64,
+}

@@ -9,7 +9,9 @@ pub mod get;
 pub mod history;
 pub mod import;
 pub mod list;
+pub mod scan;
 pub mod status;
+pub mod vdevs;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::Client;
-use crate::errors::{self, CliError, CliResult};
+use crate::errors::{self, CliError, CliResult, EXIT_OK};
 use crate::format::json::JsonOpts;
 
 /// Configure Basin storage pools.
@@ -59,6 +61,124 @@ pub enum Command {
     History(HistoryArgs),
     /// Show the ARC's counters, like arcstat.
     Arcstat(ArcstatArgs),
+    /// Start, pause (-p) or stop (-s) the scrub of pools.
+    Scrub(ScrubArgs),
+    /// Wait until scrubs, resilvers or replacements of a pool end.
+    Wait(WaitArgs),
+    /// Take devices offline.
+    Offline(OfflineArgs),
+    /// Bring devices back online (they are resilvered).
+    Online(OnlineArgs),
+    /// Reset device error counters and retry faulted devices.
+    Clear(ClearArgs),
+    /// Attach a device as a mirror of another.
+    Attach(AttachArgs),
+    /// Detach a device from a mirror or a replacement.
+    Detach(DetachArgs),
+    /// Replace a device with another (or a new one at the same path).
+    Replace(ReplaceArgs),
+}
+
+/// `zpool scrub [-s | -p] [-w] pool...`.
+#[derive(Debug, Args)]
+pub struct ScrubArgs {
+    /// Stop (cancel) the scrub.
+    #[arg(short = 's')]
+    pub stop: bool,
+    /// Pause the scrub (a later `zpool scrub` resumes it).
+    #[arg(short = 'p')]
+    pub pause: bool,
+    /// Wait until the scrub ends (a progress bar on a terminal).
+    #[arg(short = 'w')]
+    pub wait: bool,
+    /// The pools.
+    #[arg(required = true)]
+    pub pools: Vec<String>,
+}
+
+/// `zpool wait [-t activity[,activity]...] pool`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Activities to wait for: scrub, resilver, replace (all when none).
+    #[arg(short = 't', value_name = "ACTIVITY[,ACTIVITY]...")]
+    pub activities: Option<String>,
+    /// The pool.
+    pub pool: String,
+}
+
+/// `zpool offline [-t] pool device...`.
+#[derive(Debug, Args)]
+pub struct OfflineArgs {
+    /// Temporary: the device comes back at the next import.
+    #[arg(short = 't')]
+    pub temporary: bool,
+    /// The pool.
+    pub pool: String,
+    /// The devices.
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+}
+
+/// `zpool online pool device...`.
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// The pool.
+    pub pool: String,
+    /// The devices.
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+}
+
+/// `zpool clear pool [device]`.
+#[derive(Debug, Args)]
+pub struct ClearArgs {
+    /// The pool.
+    pub pool: String,
+    /// One device (all when none).
+    pub device: Option<String>,
+}
+
+/// `zpool attach [-f] [-w] pool device new_device`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Use a device that holds another pool's label.
+    #[arg(short = 'f')]
+    pub force: bool,
+    /// Wait until the new device is resilvered.
+    #[arg(short = 'w')]
+    pub wait: bool,
+    /// The pool.
+    pub pool: String,
+    /// A device of the mirror (or the single device) to attach to.
+    pub device: String,
+    /// The new device.
+    pub new_device: String,
+}
+
+/// `zpool detach pool device`.
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The pool.
+    pub pool: String,
+    /// The device.
+    pub device: String,
+}
+
+/// `zpool replace [-f] [-w] pool device [new_device]`.
+#[derive(Debug, Args)]
+pub struct ReplaceArgs {
+    /// Use a device that holds another pool's label.
+    #[arg(short = 'f')]
+    pub force: bool,
+    /// Wait until the replacement is resilvered.
+    #[arg(short = 'w')]
+    pub wait: bool,
+    /// The pool.
+    pub pool: String,
+    /// The device to replace.
+    pub device: String,
+    /// The new device (none: a new device at the same path).
+    pub new_device: Option<String>,
 }
 
 /// `zpool create [-f] [-o property=value]... pool [mirror] vdev...`.
@@ -274,6 +394,30 @@ pub fn run(cli: &Cli, line: &str) -> CliResult {
         Command::Import(a) => import::run(connect, a, line),
         Command::History(a) => history::run(connect, a),
         Command::Arcstat(a) => arcstat::run(connect, a),
+        Command::Scrub(a) => scan::scrub(connect, a, line),
+        Command::Wait(a) => scan::wait(connect, a),
+        Command::Offline(a) => vdevs::offline(connect, a, line),
+        Command::Online(a) => vdevs::online(connect, a, line),
+        Command::Clear(a) => vdevs::clear(connect, a, line),
+        Command::Attach(a) => then_wait(vdevs::attach(connect, a, line), a.wait, connect, &a.pool),
+        Command::Detach(a) => vdevs::detach(connect, a, line),
+        Command::Replace(a) => {
+            then_wait(vdevs::replace(connect, a, line), a.wait, connect, &a.pool)
+        }
+    }
+}
+
+/// After a change that starts a resilver, `-w` waits for it.
+fn then_wait(r: CliResult, wait: bool, connect: Connect, pool: &str) -> CliResult {
+    match r {
+        Ok(EXIT_OK) if wait => scan::wait(
+            connect,
+            &WaitArgs {
+                activities: Some("resilver".into()),
+                pool: pool.to_string(),
+            },
+        ),
+        other => other,
     }
 }
 

@@ -19,10 +19,22 @@ pub enum Problem {
     Unavailable,
     /// Devices are gone; redundancy covers them.
     Degraded,
+    /// A device was taken offline.
+    Offline,
+    /// A device was faulted after errors.
+    Faulted,
+    /// A device went away (pulled, deleted, truncated).
+    Removed,
+    /// A resilver is filling devices in.
+    Resilvering,
     /// Blocks that no copy could serve.
     DataErrors(u64),
     /// Devices had errors (repaired where possible).
     DeviceErrors,
+}
+
+fn any_leaf_in(v: &VdevNode, state: &str) -> bool {
+    (v.children.is_empty() && v.state == state) || v.children.iter().any(|c| any_leaf_in(c, state))
 }
 
 fn any_errors(v: &VdevNode) -> bool {
@@ -34,8 +46,16 @@ pub fn problem(p: &PoolStatus) -> Option<Problem> {
     if let Some(why) = &p.suspended {
         return Some(Problem::Suspended(why.clone()));
     }
+    let resilvering = p
+        .scan
+        .as_ref()
+        .is_some_and(|s| s.function == "resilver" && s.state == "scanning");
     match p.state.as_str() {
+        "ONLINE" | "DEGRADED" if resilvering => return Some(Problem::Resilvering),
         "ONLINE" => {}
+        "DEGRADED" if any_leaf_in(&p.config, "FAULTED") => return Some(Problem::Faulted),
+        "DEGRADED" if any_leaf_in(&p.config, "REMOVED") => return Some(Problem::Removed),
+        "DEGRADED" if any_leaf_in(&p.config, "OFFLINE") => return Some(Problem::Offline),
         "DEGRADED" => return Some(Problem::Degraded),
         _ => return Some(Problem::Unavailable),
     }
@@ -60,9 +80,25 @@ pub fn explain(pr: &Problem) -> (String, String) {
             "One or more devices cannot be used. The pool keeps working on the\n\tremaining copies, with less redundancy.\n".into(),
             "Bring the devices back, or replace them.\n".into(),
         ),
+        Problem::Offline => (
+            "A device was taken offline by the operator. The pool keeps working\n\ton the remaining copies, with less redundancy.\n".into(),
+            "Bring it back with 'zpool online', or replace it with 'zpool replace'.\n".into(),
+        ),
+        Problem::Faulted => (
+            "A device was faulted after repeated I/O errors. The pool keeps\n\tworking on the remaining copies, with less redundancy.\n".into(),
+            "Replace it with 'zpool replace', or mark it repaired with 'zpool clear'.\n".into(),
+        ),
+        Problem::Removed => (
+            "A device went away (removed, deleted or truncated). The pool keeps\n\tworking on the remaining copies, with less redundancy.\n".into(),
+            "Put it back and run 'zpool online', or replace it with 'zpool replace'.\n".into(),
+        ),
+        Problem::Resilvering => (
+            "A resilver is filling in one or more devices. The pool keeps\n\tworking meanwhile, possibly with less redundancy.\n".into(),
+            "Wait for the resilver to complete ('zpool wait -t resilver').\n".into(),
+        ),
         Problem::DataErrors(n) => (
-            format!("{n} blocks could not be read correctly from any copy.\n"),
-            "Restore the affected files from a backup.\n".into(),
+            format!("{n} blocks could not be read correctly from any copy: the data\n\tin them is lost. Reads of it fail with an I/O error.\n"),
+            "Restore the affected files from a backup ('zpool status -v' lists them).\n".into(),
         ),
         Problem::DeviceErrors => (
             "One or more devices had read, write or checksum errors. Reads were\n\tserved, and repaired, from good copies where there were any.\n".into(),
@@ -81,20 +117,33 @@ pub fn nicebytes(n: u64) -> String {
     }
 }
 
-/// The text after `scan:`.
-pub fn scan_line(scan: Option<&ScanInfo>) -> String {
+/// A rate in bytes per second as status prints it: `1.23G/s`.
+fn rate(bytes: u64, secs: u64) -> String {
+    format!("{}/s", nicebytes(bytes / secs.max(1)))
+}
+
+/// The text after `scan:`, as of `now` (seconds since the epoch).
+pub fn scan_line_at(scan: Option<&ScanInfo>, now: u64) -> String {
     let Some(s) = scan else {
         return "none requested".into();
     };
-    let verb = if s.function == "resilver" {
-        "resilvered"
+    let resilver = s.function == "resilver";
+    let verb = if resilver { "resilvered" } else { "repaired" };
+    let pct = if s.to_examine == 0 {
+        0.0
     } else {
-        "repaired"
+        100.0 * s.examined as f64 / s.to_examine as f64
     };
     match s.state.as_str() {
+        "finished" if resilver => format!(
+            "resilvered {} in {} with {} errors on {}",
+            nicebytes(s.repaired),
+            time::duration(s.end_time.saturating_sub(s.start_time)),
+            s.errors,
+            time::local(s.end_time).ctime()
+        ),
         "finished" => format!(
-            "{} {verb} {} in {} with {} errors on {}",
-            s.function,
+            "scrub repaired {} in {} with {} errors on {}",
             nicebytes(s.repaired),
             time::duration(s.end_time.saturating_sub(s.start_time)),
             s.errors,
@@ -105,22 +154,52 @@ pub fn scan_line(scan: Option<&ScanInfo>) -> String {
             s.function,
             time::local(s.end_time).ctime()
         ),
+        "paused" => format!(
+            "{f} paused since {}\n\t{f} started on {}\n\t{} / {} scanned, {} / {} issued, {} {verb}, {pct:.2}% done",
+            time::local(s.pause_time).ctime(),
+            time::local(s.start_time).ctime(),
+            nicebytes(s.scanned),
+            nicebytes(s.to_examine),
+            nicebytes(s.examined),
+            nicebytes(s.to_examine),
+            nicebytes(s.repaired),
+            f = s.function,
+        ),
         _ => {
-            let pct = if s.to_examine == 0 {
-                0.0
-            } else {
-                100.0 * s.examined as f64 / s.to_examine as f64
+            let elapsed = now.saturating_sub(s.pass_start).max(1);
+            let issued_now = s.examined.saturating_sub(s.pass_examined);
+            let issue_rate = issued_now / elapsed;
+            let left = match s
+                .to_examine
+                .saturating_sub(s.examined)
+                .checked_div(issue_rate)
+            {
+                None => "no estimated completion time".to_string(),
+                Some(secs) => format!("{} to go", time::duration(secs)),
             };
             format!(
-                "{} in progress since {}\n\t{} / {} scanned, {} {verb}, {pct:.2}% done",
+                "{} in progress since {}\n\t{} / {} scanned at {}, {} / {} issued at {}\n\t{} {verb}, {pct:.2}% done, {left}",
                 s.function,
                 time::local(s.start_time).ctime(),
+                nicebytes(s.scanned),
+                nicebytes(s.to_examine),
+                rate(s.scanned, now.saturating_sub(s.start_time)),
                 nicebytes(s.examined),
                 nicebytes(s.to_examine),
-                nicebytes(s.repaired)
+                rate(issued_now, elapsed),
+                nicebytes(s.repaired),
             )
         }
     }
+}
+
+/// The text after `scan:`, now.
+pub fn scan_line(scan: Option<&ScanInfo>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    scan_line_at(scan, now)
 }
 
 fn name_width(v: &VdevNode, depth: usize) -> usize {
@@ -151,8 +230,9 @@ fn config_lines(out: &mut String, v: &VdevNode, depth: usize, width: usize, lite
     }
 }
 
-/// One pool's status as text.
-pub fn render(p: &PoolStatus, literal: bool) -> String {
+/// One pool's status as text; `verbose` lists the files with permanent
+/// errors.
+pub fn render(p: &PoolStatus, literal: bool, verbose: bool) -> String {
     let mut out = format!("  pool: {}\n state: {}\n", p.name, p.state);
     if let Some(pr) = problem(p) {
         let (s, a) = explain(&pr);
@@ -169,6 +249,11 @@ pub fn render(p: &PoolStatus, literal: bool) -> String {
     out.push('\n');
     if p.data_errors == 0 {
         out.push_str("errors: No known data errors\n");
+    } else if verbose && !p.error_files.is_empty() {
+        out.push_str("errors: Permanent errors have been detected in the following files:\n\n");
+        for f in &p.error_files {
+            out.push_str(&format!("        {f}\n"));
+        }
     } else {
         out.push_str(&format!(
             "errors: {} data errors, use '-v' for a list\n",
@@ -257,8 +342,14 @@ pub fn pool_json(p: &PoolStatus, literal: bool, opts: JsonOpts) -> Value {
                 "examined": num(s.examined, literal, opts),
                 "processed": num(s.repaired, literal, opts),
                 "errors": num(s.errors, literal, opts),
+                "bytes_scanned": num(s.scanned, literal, opts),
+                "pass_start": js::number(s.pass_start, opts),
+                "pause_time": js::number(s.pause_time, opts),
             }),
         );
+    }
+    if !p.error_files.is_empty() {
+        m.insert("errors".into(), json!(p.error_files));
     }
     let mut vdevs = Map::new();
     vdevs.insert(
@@ -274,6 +365,7 @@ pub fn pool_json(p: &PoolStatus, literal: bool, opts: JsonOpts) -> Value {
 pub fn run(connect: Connect, a: &StatusArgs) -> CliResult {
     let result: StatusResult = connect()?.call(&Request::ZpoolStatus(StatusRequest {
         names: a.pools.clone(),
+        verbose: a.verbose,
     }))?;
     for e in &result.errors {
         print_err(&format!("{}\n", e.message));
@@ -306,7 +398,7 @@ pub fn run(connect: Connect, a: &StatusArgs) -> CliResult {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&render(p, a.literal));
+            out.push_str(&render(p, a.literal, a.verbose));
         }
         if a.pools.is_empty() && result.pools.is_empty() {
             print_err("no pools available\n");
@@ -352,6 +444,7 @@ mod tests {
             data_errors: 0,
             allocated: 1024,
             size: 1 << 30,
+            error_files: vec![],
             config: VdevNode {
                 name: "tank".into(),
                 vdev_type: "root".into(),
@@ -371,7 +464,7 @@ mod tests {
     #[test]
     fn layout_matches_openzfs() {
         assert_eq!(
-            render(&mirror_pool(), false),
+            render(&mirror_pool(), false, false),
             "  pool: tank\n state: ONLINE\n  scan: none requested\nconfig:\n\n\
              \tNAME        STATE     READ WRITE CKSUM\n\
              \ttank        ONLINE       0     0     0\n\
@@ -389,7 +482,7 @@ mod tests {
         p.config.children[0].checksum_errors = 2048;
         p.config.children[0].state = "FAULTED".into();
         p.config.children[0].aux = Some("too many errors".into());
-        let text = render(&p, false);
+        let text = render(&p, false, false);
         assert!(
             text.contains("\tNAME                          STATE     READ WRITE CKSUM\n"),
             "{text}"
@@ -401,7 +494,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("status: One or more devices had"), "{text}");
-        assert!(render(&p, true).contains(" 2048  too many errors"));
+        assert!(render(&p, true, false).contains(" 2048  too many errors"));
     }
 
     #[test]
@@ -422,8 +515,36 @@ mod tests {
             examined: 10,
             repaired: 0,
             errors: 0,
+            scanned: 10,
+            pass_start: 100,
+            pass_examined: 0,
+            pause_time: 0,
         };
         assert!(scan_line(Some(&s)).starts_with("scrub repaired 0B in 00:01:01 with 0 errors on "));
+        let running = ScanInfo {
+            state: "scanning".into(),
+            end_time: 0,
+            to_examine: 4 << 30,
+            examined: 1 << 30,
+            scanned: 4 << 30,
+            repaired: 1536,
+            ..s.clone()
+        };
+        let text = scan_line_at(Some(&running), 110);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("scrub in progress since "), "{text}");
+        assert_eq!(
+            lines[1],
+            "\t4.00G / 4.00G scanned at 409M/s, 1.00G / 4.00G issued at 102M/s"
+        );
+        assert_eq!(lines[2], "\t1.50K repaired, 25.00% done, 00:00:30 to go");
+        let resilver = ScanInfo {
+            function: "resilver".into(),
+            ..s.clone()
+        };
+        assert!(
+            scan_line(Some(&resilver)).starts_with("resilvered 0B in 00:01:01 with 0 errors on ")
+        );
         assert_eq!(nicebytes(1536), "1.50K");
     }
 

@@ -117,6 +117,17 @@ impl FaultInjector {
         std::mem::take(&mut *self.rules.lock()).len()
     }
 
+    /// Removes rule `index` (in the order of [`Self::rules`]).
+    pub fn remove(&self, index: usize) -> bool {
+        let mut r = self.rules.lock();
+        if index < r.len() {
+            r.remove(index);
+            true
+        } else {
+            false
+        }
+    }
+
     /// The rules in force.
     pub fn rules(&self) -> Vec<FaultRule> {
         self.rules.lock().clone()

@@ -3,8 +3,11 @@
 
 pub mod errors;
 pub mod import;
+pub mod inject;
 pub mod props;
+pub mod scan;
 pub mod tree;
+pub mod vdevs;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -33,7 +36,7 @@ const VDEV_KEYWORDS: &[&str] = &[
 
 /// A device word as the pool layer needs it: an absolute path, or a
 /// shorthand name of a device in /dev.
-fn resolve_device(word: &str) -> Result<String, WireError> {
+pub(crate) fn resolve_device(word: &str) -> Result<String, WireError> {
     if word.starts_with('/') {
         return Ok(word.to_string());
     }
@@ -48,7 +51,7 @@ fn resolve_device(word: &str) -> Result<String, WireError> {
 
 /// The pool of this daemon that has `path` as a leaf, if any (compared by
 /// device and inode, so another name for the same file is caught).
-fn owner_of(d: &Daemon, path: &Path) -> Option<String> {
+pub(crate) fn owner_of(d: &Daemon, path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     let wanted = id(path)?;
@@ -63,7 +66,7 @@ fn owner_of(d: &Daemon, path: &Path) -> Option<String> {
 }
 
 /// The command line for the history, or none.
-fn command(c: &str) -> Option<String> {
+pub(crate) fn command(c: &str) -> Option<String> {
     Some(c.to_string()).filter(|c| !c.is_empty())
 }
 
@@ -245,7 +248,14 @@ pub fn status(d: &Daemon, req: &StatusRequest) -> Result<StatusResult, WireError
     let mut errors = Vec::new();
     let pools = pools_named(d, &req.names, &mut errors)
         .iter()
-        .map(tree::pool_status)
+        .map(|p| {
+            let files = if req.verbose {
+                tree::error_files(d, p)
+            } else {
+                Vec::new()
+            };
+            tree::pool_status(p, files)
+        })
         .collect();
     Ok(StatusResult { pools, errors })
 }

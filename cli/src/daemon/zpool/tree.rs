@@ -10,6 +10,10 @@ use basin_pool::label::{VdevConfig, VdevKind};
 use basin_pool::vdev::{Leaf, TopVdev};
 use basin_pool::{Health, Pool};
 
+use basin_dmu::dsl::diff::Side;
+use basin_pool::scan::POOL_METADATA;
+
+use crate::daemon::Daemon;
 use crate::protocol::zpool::{PoolStatus, ScanInfo, VdevNode};
 
 /// The `vdev_type` of a kind, as OpenZFS names them.
@@ -74,48 +78,70 @@ fn node(v: &VdevConfig, name: String, state: Health, children: Vec<VdevNode>) ->
     }
 }
 
-/// The live tree of an open pool, with its leaves' error counters.
+/// The live tree of an open pool, with its leaves' error counters; a
+/// leaf being filled in by a resilver says so.
 pub fn live_tree(pool: &Pool) -> VdevNode {
     let tree = pool.config_tree();
     let tops: HashMap<u64, Arc<TopVdev>> = pool.vdevs().into_iter().map(|t| (t.guid, t)).collect();
     let leaves: HashMap<u64, Arc<Leaf>> = tops
         .values()
-        .flat_map(|t| t.children.iter().map(|l| (l.guid, l.clone())))
+        .flat_map(|t| t.leaves().into_iter().map(|l| (l.guid, l)))
         .collect();
-    let children = tree
-        .children
-        .iter()
-        .map(|t| live_node(t, &tops, &leaves))
-        .collect();
+    let resilvering = pool.scan_running()
+        && pool
+            .scan_state()
+            .is_some_and(|s| s.func == "resilver" && s.state == "scanning");
+    let ctx = Live {
+        tops: &tops,
+        leaves: &leaves,
+        resilvering,
+    };
+    let children = tree.children.iter().map(|t| ctx.node(t)).collect();
     node(&tree, pool.name().to_string(), pool.health(), children)
 }
 
-fn live_node(
-    v: &VdevConfig,
-    tops: &HashMap<u64, Arc<TopVdev>>,
-    leaves: &HashMap<u64, Arc<Leaf>>,
-) -> VdevNode {
-    if v.children.is_empty() {
-        let leaf = leaves.get(&v.guid);
-        let state = leaf.map(|l| l.health()).unwrap_or(Health::Unavail);
-        let mut n = node(v, display_name(v), state, Vec::new());
-        if let Some(l) = leaf {
-            n.read_errors = l.errors.read.load(Ordering::Relaxed);
-            n.write_errors = l.errors.write.load(Ordering::Relaxed);
-            n.checksum_errors = l.errors.checksum.load(Ordering::Relaxed);
+struct Live<'a> {
+    tops: &'a HashMap<u64, Arc<TopVdev>>,
+    leaves: &'a HashMap<u64, Arc<Leaf>>,
+    resilvering: bool,
+}
+
+impl Live<'_> {
+    fn node(&self, v: &VdevConfig) -> VdevNode {
+        if v.children.is_empty() {
+            let leaf = self.leaves.get(&v.guid);
+            let state = leaf.map(|l| l.health()).unwrap_or(Health::Unavail);
+            let mut n = node(v, display_name(v), state, Vec::new());
+            if let Some(l) = leaf {
+                n.read_errors = l.errors.read.load(Ordering::Relaxed);
+                n.write_errors = l.errors.write.load(Ordering::Relaxed);
+                n.checksum_errors = l.errors.checksum.load(Ordering::Relaxed);
+                if self.resilvering && state.usable() && l.dtl.lock().is_some() {
+                    n.aux = Some("(resilvering)".into());
+                }
+            }
+            return n;
         }
-        return n;
+        let children: Vec<VdevNode> = v.children.iter().map(|c| self.node(c)).collect();
+        let state = match self.tops.get(&v.guid) {
+            Some(t) => t.health(),
+            // A replacing pair: whole while one side is.
+            None => {
+                let up = children
+                    .iter()
+                    .filter(|c| c.state == "ONLINE" || c.state == "DEGRADED")
+                    .count();
+                if up == children.len() {
+                    Health::Online
+                } else if up > 0 {
+                    Health::Degraded
+                } else {
+                    Health::Unavail
+                }
+            }
+        };
+        node(v, display_name(v), state, children)
     }
-    let state = tops
-        .get(&v.guid)
-        .map(|t| t.health())
-        .unwrap_or(Health::Unavail);
-    let children = v
-        .children
-        .iter()
-        .map(|c| live_node(c, tops, leaves))
-        .collect();
-    node(v, display_name(v), state, children)
 }
 
 /// The tree of a pool found on devices, with what was found of it.
@@ -128,12 +154,12 @@ pub fn found_tree(c: &Candidate) -> VdevNode {
     node(&c.tree, c.name.clone(), c.health(), children)
 }
 
-/// Everything `zpool status` shows of an open pool.
-pub fn pool_status(pool: &Pool) -> PoolStatus {
+/// Everything `zpool status` shows of an open pool; `error_files` for
+/// `-v`.
+pub fn pool_status(pool: &Pool, error_files: Vec<String>) -> PoolStatus {
     let space = pool.space();
     let scan = pool
-        .extras()
-        .scan
+        .scan_state()
         .filter(|s| !s.func.is_empty())
         .map(|s| ScanInfo {
             function: s.func,
@@ -144,7 +170,18 @@ pub fn pool_status(pool: &Pool) -> PoolStatus {
             examined: s.examined,
             repaired: s.repaired,
             errors: s.errors,
+            scanned: s.scanned,
+            pass_start: s.pass_start,
+            pass_examined: s.pass_examined,
+            pause_time: s.pause_time,
         });
+    let (log, more) = pool.error_log();
+    let logged = log.len() as u64 + more;
+    let data_errors = if logged > 0 {
+        logged
+    } else {
+        pool.stats().data_errors.load(Ordering::Relaxed)
+    };
     PoolStatus {
         name: pool.name().to_string(),
         guid: pool.guid(),
@@ -152,11 +189,57 @@ pub fn pool_status(pool: &Pool) -> PoolStatus {
         txg: pool.last_synced_txg(),
         suspended: pool.suspended(),
         scan,
-        data_errors: pool.stats().data_errors.load(Ordering::Relaxed),
+        data_errors,
         allocated: space.allocated,
         size: space.size,
         config: live_tree(pool),
+        error_files,
     }
+}
+
+/// The files and objects with permanent errors, named as OpenZFS names
+/// them: `pool/fs:/path` where the POSIX layer gives a path, else
+/// `pool/fs:<0x1f>`, `<metadata>:<0x..>` for the pool's and the meta
+/// object set's own blocks, `<0x..>:<0x..>` for a dataset since destroyed.
+pub fn error_files(d: &Daemon, pool: &Pool) -> Vec<String> {
+    let (log, more) = pool.error_log();
+    let dsl = d.registry.imported(pool.name()).ok().map(|i| i.dsl.clone());
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for o in log {
+        if !seen.insert((o.objset, o.object)) {
+            continue;
+        }
+        let name = if o.objset == 0 || o.objset == POOL_METADATA {
+            format!("<metadata>:<{:#x}>", o.object)
+        } else {
+            let ds = dsl.as_ref().and_then(|dsl| {
+                dsl.with_state(|st| {
+                    st.datasets
+                        .contains_key(&o.objset)
+                        .then(|| st.ds_name(o.objset))
+                })
+            });
+            match ds {
+                None => format!("<{:#x}>:<{:#x}>", o.objset, o.object),
+                Some(ds) => {
+                    let path = dsl
+                        .as_ref()
+                        .and_then(|dsl| dsl.objset(&ds).ok())
+                        .and_then(|os| d.paths.path(&os, o.object, Side::Later).ok().flatten());
+                    match path {
+                        Some(p) => format!("{ds}:{p}"),
+                        None => format!("{ds}:<{:#x}>", o.object),
+                    }
+                }
+            }
+        };
+        out.push(name);
+    }
+    if more > 0 {
+        out.push(format!("({more} more not kept)"));
+    }
+    out
 }
 
 #[cfg(test)]
