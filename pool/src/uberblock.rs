@@ -26,6 +26,9 @@ pub const UBERBLOCK_SIZE: usize = 256;
 /// Smallest ring slot.
 pub const UBERBLOCK_MIN_SLOT: usize = 1024;
 const SUMMED: usize = 224;
+/// Largest txg an uberblock may carry (a txg a second would take 146
+/// billion years to get there).
+pub const MAX_TXG: u64 = 1 << 62;
 
 /// The root of one synced txg.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -94,10 +97,19 @@ impl Uberblock {
                 "reserved bytes are not zero",
             ));
         }
+        let txg = le64(16);
+        if txg == 0 || txg > MAX_TXG {
+            // Import continues from the newest txg it has seen, verified or
+            // not: one past u64::MAX does not exist.
+            return Err(PoolError::corrupt(
+                "uberblock",
+                format!("txg {txg} out of range (1 to {MAX_TXG})"),
+            ));
+        }
         let root = BlkPtr::decode(&b[48..48 + BLKPTR_SIZE])?;
         Ok(Uberblock {
             version,
-            txg: le64(16),
+            txg,
             pool_guid: le64(24),
             guid_sum: le64(32),
             timestamp: le64(40),
@@ -126,6 +138,14 @@ mod tests {
         let mut torn = bytes;
         torn[100] ^= 0x40;
         assert!(Uberblock::decode(&torn, 4096).is_err());
+        // Found by the pool image fuzzer: a well-sealed uberblock of txg
+        // u64::MAX made import overflow computing the next txg.
+        for txg in [0, MAX_TXG + 1, u64::MAX] {
+            let bad = Uberblock { txg, ..ub };
+            assert!(Uberblock::decode(&bad.encode(4096), 4096).is_err());
+        }
+        let top = Uberblock { txg: MAX_TXG, ..ub };
+        assert_eq!(Uberblock::decode(&top.encode(4096), 4096).unwrap(), top);
         assert!(Uberblock::decode(&[0u8; 1024], 0).is_err());
     }
 
