@@ -198,10 +198,18 @@ impl CheckVisitor<'_> {
                 continue;
             }
             for l in 0..leaves {
+                // Leaf `l` as `read_copy` counts them (replacing ones
+                // included); a raidz block is read from all its columns.
                 let path = vdevs
                     .get(d.vdev as usize)
-                    .and_then(|t| t.children.get(l))
-                    .map(|leaf| leaf.path.clone())
+                    .map(|t| match t.layout {
+                        basin_pool::vdev::Layout::Raidz { .. } => format!("raidz vdev {}", d.vdev),
+                        _ => t
+                            .leaves()
+                            .get(l)
+                            .map(|leaf| leaf.path.clone())
+                            .unwrap_or_default(),
+                    })
                     .unwrap_or_default();
                 match self.pool.read_copy(bp, c, l) {
                     Ok(_) => {
