@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::blkptr::BlkPtr;
 use crate::error::{PoolError, Result};
@@ -127,6 +128,44 @@ fn probe_path(path: &Path) -> Option<(Arc<dyn BlockDevice>, LabelConfig)> {
     }
     let cfg = labelio::best_config(&dev)?;
     Some((Arc::new(dev), cfg))
+}
+
+/// How long an import waits for a leaf that another process holds locked.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// A leaf the scan left out may only be locked: a process that just died
+/// lets go of its locks a moment after it is gone (I/O it had in flight
+/// holds the file a little longer), and a live one must not share the
+/// pool. Waits up to [`LOCK_WAIT`] for the lock on `path` and says whether
+/// it holds leaf `leaf` of pool `pool`; still locked, it is an error
+/// rather than a leaf to leave out (which would import the pool degraded),
+/// unless `force`.
+fn wait_for_lock(path: &Path, leaf: u64, pool: u64, force: bool) -> Result<bool> {
+    if !path.is_absolute() {
+        return Ok(false);
+    }
+    let start = Instant::now();
+    loop {
+        let mode = OpenMode {
+            writable: false,
+            direct: false,
+        };
+        match FileDevice::open(path, mode) {
+            Ok(dev) => {
+                return Ok(labelio::best_config(&dev)
+                    .is_some_and(|l| l.guid == leaf && l.pool_guid == pool))
+            }
+            Err(PoolError::VdevLocked(n)) if start.elapsed() >= LOCK_WAIT => {
+                return if force {
+                    Ok(false)
+                } else {
+                    Err(PoolError::VdevLocked(n))
+                };
+            }
+            Err(PoolError::VdevLocked(_)) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return Ok(false),
+        }
+    }
 }
 
 /// Groups labels into candidates.
@@ -383,8 +422,16 @@ impl Pool {
                 .map(|t| t.ashift)
                 .unwrap_or(12)
         };
+        let mut found = c.devices.clone();
+        for leaf in c.missing() {
+            if let Some(p) = leaf.path.as_deref().map(Path::new) {
+                if wait_for_lock(p, leaf.guid, c.guid, opts.force)? {
+                    found.insert(leaf.guid, DeviceSpec::Path(p.to_path_buf()));
+                }
+            }
+        }
         let mut devices: HashMap<u64, Arc<dyn BlockDevice>> = HashMap::new();
-        for (guid, d) in &c.devices {
+        for (guid, d) in &found {
             let dev: Arc<dyn BlockDevice> = match d {
                 DeviceSpec::Path(p) if read_only => {
                     Arc::new(ReadOnlyDevice(Arc::new(FileDevice::open(

@@ -136,6 +136,15 @@ impl SpaceManager {
                         .filter(|d| d.vdev as usize == v)
                         .find_map(|d| g.metaslab_index(d.offset));
                     if let Some(off) = g.alloc(len, avoid) {
+                        // Logged before the metaslab is let go: a
+                        // checkpoint taken meanwhile sees both or neither.
+                        self.log.lock().entry(txg).or_default().push(SmEntry {
+                            kind: EntryKind::Alloc,
+                            vdev: v as u32,
+                            offset: off,
+                            len,
+                            txg,
+                        });
                         drop(g);
                         out.push(Dva {
                             vdev: v as u32,
@@ -164,17 +173,6 @@ impl SpaceManager {
                 break;
             }
         }
-        let mut log = self.log.lock();
-        let l = log.entry(txg).or_default();
-        for d in &out {
-            l.push(SmEntry {
-                kind: EntryKind::Alloc,
-                vdev: d.vdev,
-                offset: d.offset,
-                len: d.asize as u64,
-                txg,
-            });
-        }
         Ok(out)
     }
 
@@ -185,8 +183,24 @@ impl SpaceManager {
     }
 
     /// Starts (or, with false, stops) recording the copies freed.
+    ///
+    /// The watch starts with every free not yet reusable: a scan lists the
+    /// last synced tree, which may still hold a block freed before the
+    /// watch began (the txg freeing it is syncing, or has not published its
+    /// tree yet), and whose space becomes reusable once that txg + 2 syncs.
     pub fn watch_frees(&self, on: bool) {
-        *self.freed_watch.lock() = on.then(HashSet::new);
+        // Lock order: `defer`, then `freed_watch` (as in `free`), so that
+        // a concurrent free lands either in the copied deferred set or in
+        // the watch.
+        let defer = self.defer.lock();
+        let watch = on.then(|| {
+            defer
+                .values()
+                .flatten()
+                .map(|&(v, o, _)| (v, o))
+                .collect::<HashSet<_>>()
+        });
+        *self.freed_watch.lock() = watch;
     }
 
     /// True when the copy at (`vdev`, `offset`) was freed since the watch
@@ -200,9 +214,6 @@ impl SpaceManager {
 
     /// Frees a copy in `txg`; its space is reused after `txg + 2` syncs.
     pub fn free(&self, txg: u64, dva: &Dva) {
-        if let Some(w) = self.freed_watch.lock().as_mut() {
-            w.insert((dva.vdev, dva.offset));
-        }
         self.log.lock().entry(txg).or_default().push(SmEntry {
             kind: EntryKind::Free,
             vdev: dva.vdev,
@@ -210,8 +221,11 @@ impl SpaceManager {
             len: dva.asize as u64,
             txg,
         });
-        self.defer
-            .lock()
+        let mut defer = self.defer.lock();
+        if let Some(w) = self.freed_watch.lock().as_mut() {
+            w.insert((dva.vdev, dva.offset));
+        }
+        defer
             .entry(txg)
             .or_default()
             .push((dva.vdev, dva.offset, dva.asize as u64));
@@ -339,11 +353,32 @@ impl SpaceManager {
     /// The allocated segments of a metaslab (deferred frees included), for a
     /// checkpoint.
     pub fn allocated_segments(&self, vdev: usize, ms: usize) -> Vec<(u64, u64)> {
+        self.allocated_segments_as_of(vdev, ms, u64::MAX)
+    }
+
+    /// The allocated segments of a metaslab as of `txg`, for the checkpoint
+    /// a condense in its sync writes: blocks allocated in open context for
+    /// a later txg (intent log blocks) are left out, since the log of their
+    /// txg allocates them again when it is replayed.
+    pub fn allocated_segments_as_of(&self, vdev: usize, ms: usize, txg: u64) -> Vec<(u64, u64)> {
         let g = self.groups[vdev].lock();
         let m = &g.slabs[ms];
+        let mut free = m.free.clone();
+        if txg != u64::MAX {
+            let log = self.log.lock();
+            for e in log.range(txg + 1..).flat_map(|(_, l)| l.iter()) {
+                if e.kind == EntryKind::Alloc
+                    && e.vdev as usize == vdev
+                    && e.offset >= m.start
+                    && e.offset < m.start + m.size
+                {
+                    let _ = free.add(e.offset, e.len);
+                }
+            }
+        }
         let mut out = Vec::new();
         let mut at = m.start;
-        for (s, l) in m.free.iter() {
+        for (s, l) in free.iter() {
             if s > at {
                 out.push((at, s - at));
             }
@@ -492,6 +527,27 @@ mod tests {
         assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before);
         m.synced(4).unwrap();
         assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before + 8192);
+    }
+
+    #[test]
+    fn a_scan_watch_covers_frees_made_before_it_started() {
+        let m = mgr();
+        let d = m.alloc(1, 2, &|_| 8192, &|_| true).unwrap();
+        // Freed while its txg syncs, before a scan starts watching: the
+        // scan may still list it from the last synced tree.
+        m.free(2, &d[0]);
+        m.watch_frees(true);
+        assert!(m.freed_since_watch(d[0].vdev, d[0].offset));
+        assert!(!m.freed_since_watch(d[1].vdev, d[1].offset));
+        m.free(3, &d[1]);
+        assert!(m.freed_since_watch(d[1].vdev, d[1].offset));
+        // Reusable frees are not watched: no listed tree holds them.
+        m.watch_frees(false);
+        m.synced(4).unwrap();
+        m.synced(5).unwrap();
+        m.watch_frees(true);
+        assert!(!m.freed_since_watch(d[0].vdev, d[0].offset));
+        assert!(!m.freed_since_watch(d[1].vdev, d[1].offset));
     }
 
     #[test]

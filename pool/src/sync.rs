@@ -288,10 +288,17 @@ fn condense(pool: &Pool, txg: u64, index: &mut spacemap::SmIndex) -> Result<Vec<
     // are carried into the new chain with their txgs.
     let _ = inner.space.take_log(txg);
     let dirty = inner.space.take_dirty_metaslabs();
-    let deferred = inner.space.deferred();
+    // Frees of later txgs (made in open context) are in their own txg's
+    // log, not yet written: carried here too, they would be replayed twice.
+    let deferred: Vec<_> = inner
+        .space
+        .deferred()
+        .into_iter()
+        .filter(|(t, ..)| *t <= txg)
+        .collect();
     let mut chunks = Vec::new();
     for (v, m) in &dirty {
-        let segs = inner.space.allocated_segments(*v, *m);
+        let segs = inner.space.allocated_segments_as_of(*v, *m, txg);
         chunks.push((*v as u32, *m as u32, segs));
     }
     let old_logs = std::mem::take(&mut index.logs);

@@ -364,3 +364,151 @@ fn history_and_properties_are_never_lost_to_a_concurrent_sync() {
     syncer.join().unwrap();
     pool.export().unwrap();
 }
+
+/// Found by the ztest-style stress run: a process killed with I/O in
+/// flight lets go of its locks on the vdevs a few milliseconds after it is
+/// reaped. An import in that moment could not read the locked leaf, left
+/// it out and ran DEGRADED; it now waits for the lock, and refuses to
+/// import without a leaf that stays locked.
+#[test]
+fn a_leaf_locked_for_a_moment_is_waited_for_not_left_out() {
+    use nix::fcntl::{Flock, FlockArg};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 2, 96 * MIB);
+    let spec = VdevSpec::parse(&words(&[
+        "mirror",
+        paths[0].to_str().unwrap(),
+        paths[1].to_str().unwrap(),
+    ]))
+    .unwrap();
+    let pool = Pool::create("locked", &spec, &opts()).unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut next = 0;
+    for _ in 0..3 {
+        w.random_step(&mut rng, &mut next);
+        pool.sync().unwrap();
+    }
+    let model = w.model_after_pending();
+    pool.export().unwrap();
+    let hold = || {
+        let f = std::fs::File::open(&paths[1]).unwrap();
+        Flock::lock(f, FlockArg::LockExclusiveNonblock).unwrap()
+    };
+
+    // Held while the scan runs, let go during the import.
+    let lock = hold();
+    let found = scan_dirs(&[dir.path().to_path_buf()]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].missing().len(), 1, "the scan cannot read it");
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(lock);
+    });
+    let pool = Pool::import(&found[0], &iopts()).unwrap();
+    t.join().unwrap();
+    assert_eq!(pool.health(), basin_pool::Health::Online);
+    assert_eq!(read_tree(&pool).unwrap().0, model);
+    pool.export().unwrap();
+
+    // Held for good: refused, not imported without it.
+    let lock = hold();
+    let found = scan_dirs(&[dir.path().to_path_buf()]);
+    let r = Pool::import(&found[0], &iopts());
+    assert!(matches!(r, Err(PoolError::VdevLocked(_))), "{:?}", r.err());
+    drop(lock);
+    let pool = Pool::import(&scan_dirs(&[dir.path().to_path_buf()])[0], &iopts()).unwrap();
+    assert_eq!(pool.health(), basin_pool::Health::Online);
+    pool.export().unwrap();
+}
+
+/// Found by the ztest-style stress run: the intent log allocates blocks in
+/// open context, for the open txg, while the txg before it syncs. When
+/// that sync condensed the space maps, its checkpoint (the allocator's
+/// state at that moment) already held the block, and the log of the next
+/// txg allocated it again: every uberblock from then on failed to load and
+/// import went silently back to the txg before the condense. A free made
+/// in open context beside a condense was carried into the new log chain
+/// and logged by its own txg as well: replayed twice, it failed the same way.
+#[test]
+fn a_condense_beside_an_open_context_allocation_imports_at_the_newest_txg() {
+    let devs = mem(1, 128 * MIB);
+    // A condense every other txg: one of two rounds below condenses in
+    // the txg that syncs beside the allocation, not in the next.
+    let tunables = PoolTunables {
+        condense_logs: 2,
+        ..PoolTunables::for_tests()
+    };
+    let pool = Pool::create(
+        "tank",
+        &mem_spec(&devs, TopKind::Single),
+        &CreateOptions {
+            tunables: tunables.clone(),
+            ..opts()
+        },
+    )
+    .unwrap();
+    let w = Workload::new();
+    pool.set_syncer(Some(w.clone()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut next = 0;
+    for _ in 0..3 {
+        w.random_step(&mut rng, &mut next);
+        pool.sync().unwrap();
+    }
+    for _ in 0..4 {
+        // A block of an earlier txg, freed in open context below.
+        let old = {
+            let t = pool.txg().hold_raw();
+            let d = pool.alloc_raw(t, 128 * 1024).unwrap();
+            pool.txg().release(t);
+            pool.sync().unwrap();
+            d
+        };
+        // Txg `t` is held while a sync closes it, so the next one opens...
+        let t = pool.txg().hold_raw();
+        w.random_step(&mut rng, &mut next);
+        let syncing = {
+            let p = pool.clone();
+            std::thread::spawn(move || p.sync().unwrap())
+        };
+        while pool.txg().open_txg() == t {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // ...and a block is allocated in it before `t` syncs.
+        let t1 = pool.txg().hold_raw();
+        assert_eq!(t1, t + 1);
+        let dva = pool.alloc_raw(t1, 128 * 1024).unwrap();
+        pool.write_raw(&dva, &[7u8; 4096], 128 * 1024).unwrap();
+        pool.free_dva(t1, &old);
+        pool.txg().release(t1);
+        pool.txg().release(t);
+        syncing.join().unwrap();
+        // The block goes again, as a log chain's blocks do.
+        let t2 = pool.txg().hold_raw();
+        pool.free_dva(t2, &dva);
+        pool.txg().release(t2);
+        pool.sync().unwrap();
+    }
+    let newest = pool.last_synced_txg();
+    let model = w.model_after_pending();
+    pool.set_syncer(None);
+    pool.export().unwrap();
+    let found = scan_devices(&devs);
+    let pool = Pool::import(
+        &found[0],
+        &ImportOptions {
+            tunables,
+            ..iopts()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        pool.last_synced_txg(),
+        newest,
+        "the import went back to an older txg"
+    );
+    assert_eq!(read_tree(&pool).unwrap().0, model);
+    pool.export().unwrap();
+}
