@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PoolError, Result};
+use crate::vdev::AlignedBuf;
 
 /// Length of the header in front of an lz4 payload.
 pub const LZ4_HEADER: usize = 4;
@@ -72,6 +73,14 @@ impl Compression {
 /// Compresses `data` with `algo`. Returns `None` when the block should be
 /// stored uncompressed (compression off, or it would save less than 1/8).
 pub fn compress(algo: Compression, data: &[u8]) -> Option<Vec<u8>> {
+    compress_block(algo, data).map(|(b, n)| b[..n].to_vec())
+}
+
+/// As [`compress`], into an I/O buffer ready for the device: the stored
+/// form (header and payload) is its first bytes, and their count comes
+/// with it. The buffer is the size of the worst case, so that every block
+/// of a given size reuses the same recycled buffers.
+pub fn compress_block(algo: Compression, data: &[u8]) -> Option<(AlignedBuf, usize)> {
     match algo {
         Compression::Off => None,
         Compression::Lz4 => {
@@ -80,14 +89,15 @@ pub fn compress(algo: Compression, data: &[u8]) -> Option<Vec<u8>> {
             }
             let limit = data.len() - data.len() / 8;
             let bound = lz4_flex::block::get_maximum_output_size(data.len());
-            let mut out = vec![0u8; LZ4_HEADER + bound];
+            // Every byte shown is written below: the payload, then its header.
+            let mut out = AlignedBuf::for_overwrite(LZ4_HEADER + bound);
             let n = lz4_flex::block::compress_into(data, &mut out[LZ4_HEADER..]).ok()?;
             if LZ4_HEADER + n > limit {
                 return None;
             }
             out[..LZ4_HEADER].copy_from_slice(&(n as u32).to_le_bytes());
             out.truncate(LZ4_HEADER + n);
-            Some(out)
+            Some((out, LZ4_HEADER + n))
         }
     }
 }
@@ -95,7 +105,7 @@ pub fn compress(algo: Compression, data: &[u8]) -> Option<Vec<u8>> {
 /// True when at least one sampled window of `data` shrinks by 1/32 or more.
 fn samples_compress(data: &[u8]) -> bool {
     let stride = data.len() / SAMPLE_COUNT;
-    let mut scratch = vec![0u8; lz4_flex::block::get_maximum_output_size(SAMPLE_WINDOW)];
+    let mut scratch = [0u8; lz4_flex::block::get_maximum_output_size(SAMPLE_WINDOW)];
     (0..SAMPLE_COUNT).any(|i| {
         let start = i * stride;
         let window = &data[start..(start + SAMPLE_WINDOW).min(data.len())];

@@ -1,9 +1,12 @@
 //! A small pool of worker threads for checksums and compression, so that the
 //! CPU work of a txg sync runs on every core and outside any pool lock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -62,34 +65,113 @@ impl Workers {
         }
     }
 
-    /// Applies `f` to every item on the workers and returns the results in
-    /// order.
+    /// Applies `f` to every item and returns the results in order. The
+    /// items are shared out between the calling thread and as many workers
+    /// as can help, each taking the next item not taken yet (the workers
+    /// from the front, the caller from the back, where the buffers it
+    /// filled last may still be in its core's cache): one hand-off
+    /// per worker rather than per item, and the caller works rather than
+    /// waits. It sleeps at the end only if a worker still has an item, and
+    /// is woken once.
     pub fn map<T, R>(&self, items: Vec<T>, f: impl Fn(T) -> R + Send + Sync + 'static) -> Vec<R>
     where
         T: Send + 'static,
         R: Send + 'static,
     {
         let n = items.len();
-        if n <= 1 {
+        if n <= 1 || self.threads.is_empty() {
             return items.into_iter().map(f).collect();
         }
-        let f = std::sync::Arc::new(f);
-        let (tx, rx) = crossbeam_channel::bounded(n);
-        for (i, item) in items.into_iter().enumerate() {
-            let f = f.clone();
-            let tx = tx.clone();
-            self.spawn(move || {
-                let _ = tx.send((i, f(item)));
-            });
+        assert!(n <= u32::MAX as usize, "a batch of {n} items");
+        let batch = Arc::new(Batch {
+            items: items.into_iter().map(|t| Mutex::new(Some(t))).collect(),
+            results: (0..n).map(|_| Mutex::new(None)).collect(),
+            ends: AtomicU64::new((n as u64) << 32),
+            left: Mutex::new(n),
+            cv: Condvar::new(),
+            f,
+        });
+        for _ in 0..self.threads.len().min(n - 1) {
+            let b = batch.clone();
+            self.spawn(move || b.run(false));
         }
-        drop(tx);
-        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
-        for (i, r) in rx.iter() {
-            out[i] = Some(r);
+        batch.run(true);
+        let mut left = batch.left.lock();
+        while *left > 0 {
+            batch.cv.wait(&mut left);
         }
-        out.into_iter()
-            .map(|r| r.expect("every job sends its result"))
+        drop(left);
+        batch
+            .results
+            .iter()
+            .map(|r| r.lock().take().expect("every item has its result"))
             .collect()
+    }
+}
+
+/// The items of one [`Workers::map`], their results, and the count of
+/// items not done.
+struct Batch<T, R, F> {
+    items: Vec<Mutex<Option<T>>>,
+    results: Vec<Mutex<Option<R>>>,
+    /// The items nobody took: from the low half (the front) up to the
+    /// high half (the back), excluded.
+    ends: AtomicU64,
+    left: Mutex<usize>,
+    cv: Condvar,
+    f: F,
+}
+
+impl<T, R, F: Fn(T) -> R> Batch<T, R, F> {
+    /// Takes the next item from the front (or the back) nobody took.
+    fn claim(&self, back: bool) -> Option<usize> {
+        let mut cur = self.ends.load(Ordering::Relaxed);
+        loop {
+            let (front, end) = (cur & 0xffff_ffff, cur >> 32);
+            if front >= end {
+                return None;
+            }
+            let (next, i) = if back {
+                (front | ((end - 1) << 32), end - 1)
+            } else {
+                ((front + 1) | (end << 32), front)
+            };
+            match self
+                .ends
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(i as usize),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Takes items and runs them until none is left.
+    fn run(&self, from_back: bool) {
+        while let Some(i) = self.claim(from_back) {
+            let Some(item) = self.items[i].lock().take() else {
+                continue;
+            };
+            // Counts the item as done even if `f` panics (its result then
+            // stays missing and the caller panics in turn).
+            let done = ItemDone(&self.left, &self.cv);
+            let r = (self.f)(item);
+            *self.results[i].lock() = Some(r);
+            drop(done);
+        }
+    }
+}
+
+/// Counts one item of a batch as done when dropped.
+struct ItemDone<'a>(&'a Mutex<usize>, &'a Condvar);
+
+impl Drop for ItemDone<'_> {
+    fn drop(&mut self) {
+        let mut left = self.0.lock();
+        *left -= 1;
+        if *left == 0 {
+            self.1.notify_one();
+        }
     }
 }
 
@@ -111,5 +193,38 @@ mod tests {
         let w = Workers::new("t", 3);
         let out = w.map((0..100).collect(), |x: u64| x * x);
         assert_eq!(out, (0..100).map(|x| x * x).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn map_shares_the_items_out() {
+        let w = Workers::new("t", 2);
+        for n in [0usize, 1, 2, 3, 64] {
+            let out = w.map((0..n).map(|i| vec![i as u8; 3]).collect(), |v| {
+                v.iter().map(|&x| x as u64).sum::<u64>()
+            });
+            assert_eq!(out, (0..n).map(|i| 3 * i as u64).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "every item has its result")]
+    fn a_panicking_item_is_reported_not_awaited() {
+        use std::sync::atomic::AtomicBool;
+        static WORKER_RAN: AtomicBool = AtomicBool::new(false);
+        let w = Workers::new("t", 2);
+        let caller = std::thread::current().id();
+        // Items panic on the workers only, and the caller waits for a worker
+        // to take one: the caller must report it, not wait for it forever.
+        w.map((0..64u64).collect(), move |x| {
+            if std::thread::current().id() != caller {
+                WORKER_RAN.store(true, Ordering::SeqCst);
+                panic!("item {x}");
+            }
+            let t = std::time::Instant::now();
+            while !WORKER_RAN.load(Ordering::SeqCst) && t.elapsed().as_secs() < 30 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            x
+        });
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use crate::blkptr::{BlkPtr, BlockType, Dva, MAX_BLOCK_SIZE, MAX_COPIES};
-use crate::checksum::ChecksumType;
+use crate::checksum::{Checksum, ChecksumType};
 use crate::compress::{self, Compression};
 use crate::error::{PoolError, Result};
 use crate::pool::{PoolInner, PoolStats};
@@ -90,13 +90,47 @@ impl TxgIo {
     }
 }
 
-/// The device writes in flight, per txg.
+/// The device writes in flight, per txg, and the bytes of each copy still
+/// on its way to the device.
 #[derive(Default)]
 pub(crate) struct InflightWrites {
     by_txg: Mutex<HashMap<u64, Arc<TxgIo>>>,
+    /// Stored bytes of copies written but not yet on the device, by
+    /// (vdev, offset): a block pointer is handed out before its write
+    /// completes, and a read of it in the meantime (a sync task reading a
+    /// block born earlier in the same sync) must not see the old bytes.
+    blocks: Mutex<HashMap<(u32, u64), Arc<AlignedBuf>>>,
 }
 
 impl InflightWrites {
+    /// Notes the bytes of a copy whose write is being issued.
+    fn hold_copy(&self, dva: &Dva, buf: &Arc<AlignedBuf>) {
+        self.blocks
+            .lock()
+            .insert((dva.vdev, dva.offset), buf.clone());
+    }
+
+    /// Forgets a copy whose write completed (unless the place was taken
+    /// again by a newer write meanwhile).
+    fn release_copy(&self, dva: &Dva, buf: &Arc<AlignedBuf>) {
+        let mut blocks = self.blocks.lock();
+        if blocks
+            .get(&(dva.vdev, dva.offset))
+            .is_some_and(|b| Arc::ptr_eq(b, buf))
+        {
+            blocks.remove(&(dva.vdev, dva.offset));
+        }
+    }
+
+    /// The bytes of a copy still in flight.
+    fn copy(&self, dva: &Dva) -> Option<Arc<AlignedBuf>> {
+        let blocks = self.blocks.lock();
+        if blocks.is_empty() {
+            return None;
+        }
+        blocks.get(&(dva.vdev, dva.offset)).cloned()
+    }
+
     fn of(&self, txg: u64) -> Arc<TxgIo> {
         self.by_txg.lock().entry(txg).or_default().clone()
     }
@@ -108,6 +142,42 @@ impl InflightWrites {
         self.by_txg.lock().remove(&txg);
         r
     }
+}
+
+/// A block compressed and checksummed, ready to allocate and write.
+pub(crate) struct Prepared {
+    /// The stored form: its first `psize` bytes.
+    stored: AlignedBuf,
+    lsize: usize,
+    psize: usize,
+    compression: Compression,
+    checksum: Checksum,
+}
+
+/// The CPU work of writing a block: checks its size, compresses it when
+/// that pays, checksums the stored form.
+fn prepare(data: AlignedBuf, props: &WriteProps) -> Result<Prepared> {
+    let lsize = data.len();
+    if lsize == 0 || lsize as u64 > MAX_BLOCK_SIZE as u64 || !lsize.is_multiple_of(512) {
+        return Err(PoolError::Unsupported(format!(
+            "block of {lsize} bytes: sizes are multiples of 512 up to {MAX_BLOCK_SIZE}"
+        )));
+    }
+    let (stored, psize, compression) = match compress::compress_block(props.compression, &data) {
+        Some((c, n)) => {
+            drop(data);
+            (c, n, Compression::Lz4)
+        }
+        None => (data, lsize, Compression::Off),
+    };
+    let checksum = props.checksum.compute(&stored[..psize]);
+    Ok(Prepared {
+        stored,
+        lsize,
+        psize,
+        compression,
+        checksum,
+    })
 }
 
 /// Pads `buf` with zeros to `len` bytes, reusing it when it has the room.
@@ -152,21 +222,28 @@ impl PoolInner {
         props: &WriteProps,
         io: &Arc<TxgIo>,
     ) -> Result<BlkPtr> {
-        let lsize = data.len();
-        if lsize == 0 || lsize as u64 > MAX_BLOCK_SIZE as u64 || !lsize.is_multiple_of(512) {
-            return Err(PoolError::Unsupported(format!(
-                "block of {lsize} bytes: sizes are multiples of 512 up to {MAX_BLOCK_SIZE}"
-            )));
-        }
+        let p = prepare(data, props)?;
+        self.issue(txg, p, props, io)
+    }
+
+    /// Allocates a prepared block's copies and issues their writes. On
+    /// success the caller's `io.start()` is matched by the device writes'
+    /// completion.
+    fn issue(
+        self: &Arc<Self>,
+        txg: u64,
+        p: Prepared,
+        props: &WriteProps,
+        io: &Arc<TxgIo>,
+    ) -> Result<BlkPtr> {
+        let Prepared {
+            stored,
+            lsize,
+            psize,
+            compression,
+            checksum,
+        } = p;
         let copies = (props.copies as usize).clamp(1, MAX_COPIES);
-        let (stored, psize, compression) = match compress::compress(props.compression, &data) {
-            Some(c) => {
-                let n = c.len();
-                (AlignedBuf::from_slice_padded(&c, n), n, Compression::Lz4)
-            }
-            None => (data, lsize, Compression::Off),
-        };
-        let checksum = props.checksum.compute(&stored[..psize]);
         let vdevs = self.vdevs.read().clone();
         let dvas = self
             .space
@@ -204,6 +281,9 @@ impl PoolInner {
             let io = io.clone();
             let left = left.clone();
             let dva = *d;
+            self.inflight.hold_copy(&dva, &buf);
+            let me = Arc::downgrade(self);
+            let held = buf.clone();
             vdevs[d.vdev as usize].write(
                 d.offset,
                 buf,
@@ -212,6 +292,9 @@ impl PoolInner {
                 props.tenant,
                 self.weight_of(props.tenant),
                 Box::new(move |r| {
+                    if let Some(me) = me.upgrade() {
+                        me.inflight.release_copy(&dva, &held);
+                    }
                     let mut l = left.lock();
                     if let Err(e) = r {
                         l.1 = Some(format!("write of {dva} failed: {e}"));
@@ -244,16 +327,32 @@ impl PoolInner {
         r
     }
 
-    /// Writes many blocks in parallel on the workers.
+    /// Writes many blocks: compression and checksums in parallel on the
+    /// workers, then allocation and the device writes from this thread in
+    /// one burst, so that each device is woken once for the batch rather
+    /// than once per block.
     pub(crate) fn write_blocks(
         self: &Arc<Self>,
         txg: u64,
         blocks: Vec<(AlignedBuf, WriteProps)>,
     ) -> Vec<Result<BlkPtr>> {
-        let me = self.clone();
-        self.workers.map(blocks, move |(data, props)| {
-            me.write_block(txg, data, props)
-        })
+        let prepared = self.workers.map(blocks, |(data, props)| {
+            prepare(data, &props).map(|p| (p, props))
+        });
+        let io = self.inflight.of(txg);
+        let _plug = crate::vdev::plug();
+        prepared
+            .into_iter()
+            .map(|r| {
+                let (p, props) = r?;
+                io.start();
+                let r = self.issue(txg, p, &props, &io);
+                if r.is_err() {
+                    io.finish(None);
+                }
+                r
+            })
+            .collect()
     }
 
     /// Waits for the device writes of `txg`.
@@ -265,8 +364,30 @@ impl PoolInner {
 
     /// Reads and verifies a block; returns its logical bytes.
     pub(crate) fn read_block(&self, bp: &BlkPtr, class: IoClass) -> Result<AlignedBuf> {
+        if let Some(b) = self.read_inflight(bp) {
+            return b;
+        }
         let vdevs = self.vdevs.read().clone();
         read_bp(&vdevs, bp, class, &self.stats)
+    }
+}
+
+impl PoolInner {
+    /// A block one of whose copies is still being written: its bytes as
+    /// they go to the device, verified like a read from it.
+    fn read_inflight(&self, bp: &BlkPtr) -> Option<Result<AlignedBuf>> {
+        if bp.is_hole() {
+            return None;
+        }
+        let psize = bp.psize as usize;
+        let stored = bp.copies().find_map(|d| self.inflight.copy(d))?;
+        if stored.len() < psize || !bp.checksum_type.verify(&stored[..psize], &bp.checksum) {
+            return None;
+        }
+        Some(decode_stored(
+            bp,
+            AlignedBuf::from_slice_padded(&stored[..psize], psize),
+        ))
     }
 }
 
@@ -347,7 +468,8 @@ pub(crate) fn decode_stored(bp: &BlkPtr, mut stored: AlignedBuf) -> Result<Align
             Ok(stored)
         }
         Compression::Lz4 => {
-            let mut out = AlignedBuf::zeroed(lsize);
+            // decompress_into fills all of `out` or fails (and `out` is dropped).
+            let mut out = AlignedBuf::for_overwrite(lsize);
             compress::decompress_into(&stored[..bp.psize as usize], &mut out)?;
             Ok(out)
         }

@@ -4,9 +4,15 @@
 //!
 //! A flush is a barrier: it runs once everything submitted before it has
 //! completed, and what is submitted after it waits until it is done.
+//!
+//! A thread that submits many writes in a row can [`plug`] first, as the
+//! Linux block layer does: its writes are queued at once but the engine
+//! is woken once per device when the plug drops, not once per write.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -173,7 +179,10 @@ impl Shared {
                 unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
             }
             None => {
-                self.wake.notify_all();
+                // One new request: one idle thread is enough (a thread that
+                // finishes an I/O looks for more before it sleeps). Costs
+                // nothing when no thread sleeps.
+                self.wake.notify_one();
             }
         }
     }
@@ -325,6 +334,8 @@ impl IoEngine {
                 }
             }
         }
+        // Only writes wait for a plug to drop: a reader waits for its data.
+        let deferrable = matches!(req.op, IoOp::Write { .. });
         {
             let mut st = self.shared.state.lock();
             if st.shutdown {
@@ -334,7 +345,9 @@ impl IoEngine {
             }
             st.enqueue(req);
         }
-        self.shared.kick();
+        if !(deferrable && plugged(&self.shared)) {
+            self.shared.kick();
+        }
     }
 
     /// Reads and waits.
@@ -366,6 +379,8 @@ impl IoEngine {
                 let _ = tx.send(r);
             }),
         });
+        // Never sleep on an I/O whose engine was not woken.
+        kick_plugged();
         rx.recv()
             .unwrap_or_else(|_| Err(io::Error::other("I/O engine stopped")))
     }
@@ -375,6 +390,7 @@ impl Drop for IoEngine {
     fn drop(&mut self) {
         self.shared.state.lock().shutdown = true;
         self.shared.kick();
+        self.shared.wake.notify_all();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -382,6 +398,72 @@ impl Drop for IoEngine {
             // SAFETY: the worker has exited; nobody uses the fd any more.
             unsafe { libc::close(fd) };
         }
+    }
+}
+
+thread_local! {
+    /// The engines this thread queued I/O on while plugged, not yet woken
+    /// (`None` when not plugged).
+    static PLUGGED: RefCell<Option<Vec<Arc<Shared>>>> = const { RefCell::new(None) };
+}
+
+/// While alive, the I/O this thread submits is queued without waking the
+/// engines; dropping it wakes each engine once. See [`plug`].
+pub struct Plug {
+    /// Whether this guard started the plug (an inner one leaves it to the
+    /// outer one).
+    outer: bool,
+    /// Tied to the thread whose queue it holds.
+    _thread: PhantomData<*const ()>,
+}
+
+/// Plugs this thread's writes until the guard drops: they are queued, and
+/// each engine is woken once when the guard drops. Reads and flushes are
+/// never held back, and [`IoEngine::write`] (which waits) wakes the
+/// engines first; a caller that submits a write under a plug and waits for
+/// it some other way must drop the plug first.
+pub fn plug() -> Plug {
+    let outer = PLUGGED.with(|p| {
+        let mut p = p.borrow_mut();
+        let outer = p.is_none();
+        if outer {
+            *p = Some(Vec::new());
+        }
+        outer
+    });
+    Plug {
+        outer,
+        _thread: PhantomData,
+    }
+}
+
+impl Drop for Plug {
+    fn drop(&mut self) {
+        if self.outer {
+            kick_plugged();
+            PLUGGED.with(|p| *p.borrow_mut() = None);
+        }
+    }
+}
+
+/// True when this thread is plugged; notes `shared` for the wake-up.
+fn plugged(shared: &Arc<Shared>) -> bool {
+    PLUGGED.with(|p| match p.borrow_mut().as_mut() {
+        Some(list) => {
+            if !list.iter().any(|s| Arc::ptr_eq(s, shared)) {
+                list.push(shared.clone());
+            }
+            true
+        }
+        None => false,
+    })
+}
+
+/// Wakes the engines this thread queued I/O on while plugged.
+fn kick_plugged() {
+    let list = PLUGGED.with(|p| p.borrow_mut().as_mut().map(std::mem::take));
+    for s in list.into_iter().flatten() {
+        s.kick();
     }
 }
 
@@ -395,6 +477,11 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
             let mut st = shared.state.lock();
             loop {
                 if let Some(x) = st.next() {
+                    // What is left goes to an idle thread now (a burst
+                    // wakes the threads one after the other).
+                    if st.sched.queued() > 0 {
+                        shared.wake.notify_one();
+                    }
                     break x;
                 }
                 if st.shutdown && st.idle() {
@@ -405,7 +492,7 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
         };
         let result = match &req.op {
             IoOp::Read { offset, len } => {
-                let mut b = AlignedBuf::zeroed(*len);
+                let mut b = AlignedBuf::for_overwrite(*len);
                 dev.read_at(*offset, &mut b).map(|_| IoOutcome::Read(b))
             }
             IoOp::Write { offset, buf } => dev.write_at(*offset, buf).map(|_| IoOutcome::Done),
@@ -413,8 +500,13 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
         };
         shared.count(&req.op, result.is_ok());
         (req.done)(result);
-        shared.state.lock().finish(class);
-        shared.wake.notify_all();
+        let mut st = shared.state.lock();
+        st.finish(class);
+        // This thread looks for more work itself; the others are woken
+        // for everything a flush held back, or for the exit.
+        if class.is_none() || st.shutdown {
+            shared.wake.notify_all();
+        }
     }
 }
 
@@ -453,7 +545,7 @@ mod uring {
                         slots.len() - 1
                     });
                     let rbuf = match &req.op {
-                        IoOp::Read { len, .. } => Some(AlignedBuf::zeroed(*len)),
+                        IoOp::Read { len, .. } => Some(AlignedBuf::for_overwrite(*len)),
                         _ => None,
                     };
                     slots[slot] = Some(InFlight {
@@ -677,6 +769,48 @@ mod tests {
             }
             assert!(e.read((1 << 24) - 4096, 8192, IoClass::SyncRead).is_err());
             assert_eq!(e.counters().writes.load(Ordering::Relaxed), 64);
+        }
+    }
+
+    #[test]
+    fn plugged_writes_complete_and_reads_are_not_held_back() {
+        for e in engines() {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            {
+                let _outer = plug();
+                let _inner = plug();
+                for i in 0..8u64 {
+                    let tx = tx.clone();
+                    e.submit(IoRequest {
+                        op: IoOp::Write {
+                            offset: i * 4096,
+                            buf: Arc::new(AlignedBuf::from_slice_padded(
+                                &[1 + i as u8; 4096],
+                                4096,
+                            )),
+                        },
+                        class: IoClass::AsyncWrite,
+                        tenant: 0,
+                        weight: 100,
+                        done: Box::new(move |r| tx.send(r.is_ok()).unwrap()),
+                    });
+                }
+                // Waiting under the plug neither deadlocks nor loses the writes.
+                e.read(1 << 20, 4096, IoClass::SyncRead).unwrap();
+                e.flush().unwrap();
+            }
+            for _ in 0..8 {
+                assert_eq!(
+                    rx.recv_timeout(std::time::Duration::from_secs(30)),
+                    Ok(true)
+                );
+            }
+            let b = e.read(0, 8 * 4096, IoClass::SyncRead).unwrap();
+            for i in 0..8 {
+                assert!(b[i * 4096..(i + 1) * 4096]
+                    .iter()
+                    .all(|&x| x == 1 + i as u8));
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! place, verify and self-heal copies.
 
 pub mod buf;
+pub mod bufcache;
 pub mod device;
 pub mod engine;
 pub mod file;
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 pub use buf::AlignedBuf;
 pub use device::{BlockDevice, ReadOnlyDevice};
-pub use engine::{IoEngine, IoOp, IoOutcome, IoRequest};
+pub use engine::{plug, IoEngine, IoOp, IoOutcome, IoRequest, Plug};
 pub use queue::IoClass;
 
 /// Health of a vdev or pool, with OpenZFS's names.
