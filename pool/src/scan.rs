@@ -9,17 +9,19 @@
 //! Two things keep a listed block from being read after the tree moved on:
 //! while the scan lists, and while it reads a block, no freed space becomes
 //! reusable ([`crate::space::SpaceManager::hold_reuse`]); and a block freed
-//! since the listing is skipped. Progress, with a bookmark (the first
-//! address of the last block done), is written into the pool root every
-//! few seconds and at pause or export, so a scan resumes where it stopped
-//! after an export or a crash.
+//! since the listing began, or freed before it and not yet reusable (the
+//! synced tree the scan lists may lag the frees of the txg syncing), is
+//! skipped ([`crate::space::SpaceManager::watch_frees`]). Progress, with a
+//! bookmark (the first address of the last block done), is written into
+//! the pool root every few seconds and at pause or export, so a scan
+//! resumes where it stopped after an export or a crash.
 //!
 //! The pool lists its own metadata; the layer above lists the rest through
 //! a [`BlockLister`], naming the owner of every block so that permanent
 //! errors can be reported by dataset and object.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,7 +33,7 @@ use crate::blkptr::BlkPtr;
 use crate::error::{PoolError, Result};
 use crate::pool::{now_secs, Pool, PoolInner};
 use crate::poolroot::{ScanState, MAX_ERRLOG};
-use crate::vdev::{BlockAt, IoClass};
+use crate::vdev::{BlockAt, IoClass, Layout, TopVdev};
 
 /// The `objset` of the pool's own metadata in a [`BlockOwner`].
 pub const POOL_METADATA: u64 = u64::MAX;
@@ -118,8 +120,17 @@ pub struct BlockScrub {
 
 /// Worker threads issuing a scan's reads.
 const SCAN_WORKERS: usize = 8;
-/// Blocks issued between bookmarks.
+/// Blocks issued between bookmarks when the scan is slowed down by a
+/// pause after each batch ([`crate::PoolTunables::scan_batch_delay`]).
 const BATCH: usize = 256;
+/// Blocks issued between bookmarks otherwise: the workers run dry at the
+/// end of each batch, so batches are long.
+const BATCH_FAST: usize = 4096;
+/// Longest read of a span, per leaf: blocks that follow each other on a
+/// vdev are checked together, with one read per leaf.
+const SPAN_MAX: u64 = 1 << 20;
+/// Largest gap between two blocks of a span (read, and ignored).
+const SPAN_GAP: u64 = 32 << 10;
 /// Seconds between writes of the progress into the pool root.
 const PERSIST_EVERY: Duration = Duration::from_secs(5);
 
@@ -428,6 +439,52 @@ impl Pool {
         out
     }
 
+    /// Scrubs a span of blocks (see [`spans`]): one read per leaf checks
+    /// them all; a block not found good there, or all of them when the
+    /// vdev is not whole, is scrubbed on its own ([`Pool::scrub_block`]),
+    /// which repairs what it can. Blocks marked in `skip` (freed since
+    /// the listing) are read but not judged.
+    fn scrub_span(&self, blocks: &[ScanBlock], skip: &[bool], class: IoClass) -> Vec<BlockScrub> {
+        let vdevs = self.vdevs();
+        let top = blocks
+            .first()
+            .and_then(|b| vdevs.get(b.bp.dva[0].vdev as usize));
+        let ats: Vec<BlockAt> = blocks
+            .iter()
+            .map(|b| BlockAt {
+                offset: b.bp.dva[0].offset,
+                asize: b.bp.dva[0].asize as usize,
+                psize: b.bp.psize as usize,
+                birth: b.bp.birth,
+            })
+            .collect();
+        let verify = |k: usize, d: &[u8]| {
+            let bp = &blocks[k].bp;
+            let psize = bp.psize as usize;
+            skip[k] || (d.len() >= psize && bp.checksum_type.verify(&d[..psize], &bp.checksum))
+        };
+        let checked = top.and_then(|t| t.scrub_span(&ats, class, &verify));
+        let per_block = checked
+            .as_ref()
+            .map_or(0, |(_, read)| read / blocks.len() as u64);
+        blocks
+            .iter()
+            .enumerate()
+            .map(|(k, b)| {
+                if skip[k] {
+                    BlockScrub::default()
+                } else if checked.as_ref().is_some_and(|(good, _)| good[k]) {
+                    BlockScrub {
+                        read: per_block,
+                        ..Default::default()
+                    }
+                } else {
+                    self.scrub_block(&b.bp, class)
+                }
+            })
+            .collect()
+    }
+
     fn spawn_scan(&self, func: ScanFunc, resume: Option<ScanState>) -> Result<()> {
         let (min_txg, max_txg) = match (&resume, func) {
             (Some(s), _) => (s.min_txg, s.max_txg),
@@ -499,6 +556,54 @@ fn add_error(e: &mut crate::poolroot::RootExtras, owner: BlockOwner) {
 fn key(bp: &BlkPtr) -> (u64, u64) {
     let d = bp.dva[0];
     (d.vdev as u64, d.offset)
+}
+
+/// Splits `blocks[range]` (in disk order) into spans a scrub checks with
+/// one read per leaf: blocks of a single copy that follow each other on
+/// one vdev, with gaps of at most [`SPAN_GAP`], up to [`SPAN_MAX`] per
+/// leaf (a raidz spreads a span over its children). A block of several
+/// copies is a span of its own.
+fn spans(
+    blocks: &[ScanBlock],
+    range: std::ops::Range<usize>,
+    vdevs: &[Arc<TopVdev>],
+) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    // The open span: its range, vdev, start and end offsets, and limit.
+    let mut open: Option<(std::ops::Range<usize>, u32, u64, u64, u64)> = None;
+    for i in range {
+        let bp = &blocks[i].bp;
+        let d = bp.dva[0];
+        let single = bp.copies().count() == 1;
+        let end = d.offset + d.asize as u64;
+        if let Some((r, vdev, start, last_end, limit)) = open.as_mut() {
+            let joins = single
+                && d.vdev == *vdev
+                && d.offset >= *last_end
+                && d.offset - *last_end <= SPAN_GAP
+                && end - *start <= *limit;
+            if joins {
+                r.end = i + 1;
+                *last_end = end;
+                continue;
+            }
+            out.push(r.clone());
+            open = None;
+        }
+        if single {
+            let width = vdevs
+                .get(d.vdev as usize)
+                .filter(|t| matches!(t.layout, Layout::Raidz { .. }))
+                .map_or(1, |t| t.children.len() as u64);
+            open = Some((i..i + 1, d.vdev, d.offset, end, SPAN_MAX * width));
+        } else {
+            out.push(i..i + 1);
+        }
+    }
+    if let Some((r, ..)) = open {
+        out.push(r);
+    }
+    out
 }
 
 /// Lists the blocks of a scan, in disk order, without duplicates.
@@ -575,42 +680,57 @@ fn run_scan(weak: Weak<PoolInner>, ctl: Arc<ScanCtl>, func: ScanFunc) {
 
     let errors: Mutex<BTreeSet<BlockOwner>> = Mutex::new(BTreeSet::new());
     let mut last_persist = Instant::now();
+    let delay = pool.inner().tunables.scan_batch_delay;
+    let batch = if delay.is_zero() { BATCH_FAST } else { BATCH };
     let mut at = start;
     while at < blocks.len() && !ctl.stopping() {
-        let end = (at + BATCH).min(blocks.len());
-        let next = AtomicUsize::new(at);
-        let examined = AtomicU64::new(0);
+        let end = (at + batch).min(blocks.len());
+        let spans = spans(&blocks, at..end, &pool.vdevs());
+        let next = AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for _ in 0..SCAN_WORKERS.min(end - at) {
+            for _ in 0..SCAN_WORKERS.min(spans.len()) {
                 s.spawn(|| loop {
                     if ctl.stopping() {
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= end {
-                        return;
-                    }
-                    let b = &blocks[i];
-                    let bytes: u64 = b.bp.copies().map(|d| d.asize as u64).sum();
+                    let Some(span) = spans.get(i) else { return };
+                    let span = &blocks[span.clone()];
                     let space = &pool.inner().space;
                     let hold = space.hold_reuse();
-                    let freed =
-                        b.bp.copies()
-                            .any(|d| space.freed_since_watch(d.vdev, d.offset));
-                    let r = if freed {
-                        BlockScrub::default()
-                    } else {
-                        pool.scrub_block(&b.bp, IoClass::Scrub)
+                    let skip: Vec<bool> = span
+                        .iter()
+                        .map(|b| {
+                            b.bp.copies()
+                                .any(|d| space.freed_since_watch(d.vdev, d.offset))
+                        })
+                        .collect();
+                    let results = match span {
+                        [_] if skip[0] => vec![BlockScrub::default()],
+                        [b] if b.bp.copies().count() > 1 => {
+                            vec![pool.scrub_block(&b.bp, IoClass::Scrub)]
+                        }
+                        _ => pool.scrub_span(span, &skip, IoClass::Scrub),
                     };
                     drop(hold);
-                    examined.fetch_add(bytes, Ordering::Relaxed);
-                    let mut st = ctl.state.lock();
-                    st.examined += bytes;
-                    st.repaired += r.repaired;
-                    if r.unrecoverable {
-                        st.errors += 1;
-                        drop(st);
-                        errors.lock().insert(b.owner);
+                    let bytes: u64 = span
+                        .iter()
+                        .map(|b| b.bp.copies().map(|d| d.asize as u64).sum::<u64>())
+                        .sum();
+                    let lost: Vec<BlockOwner> = span
+                        .iter()
+                        .zip(&results)
+                        .filter(|(_, r)| r.unrecoverable)
+                        .map(|(b, _)| b.owner)
+                        .collect();
+                    {
+                        let mut st = ctl.state.lock();
+                        st.examined += bytes;
+                        st.repaired += results.iter().map(|r| r.repaired).sum::<u64>();
+                        st.errors += lost.len() as u64;
+                    }
+                    if !lost.is_empty() {
+                        errors.lock().extend(lost);
                     }
                 });
             }
@@ -621,7 +741,6 @@ fn run_scan(weak: Weak<PoolInner>, ctl: Arc<ScanCtl>, func: ScanFunc) {
             break;
         }
         at = end;
-        let delay = pool.inner().tunables.scan_batch_delay;
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }

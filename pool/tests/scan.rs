@@ -226,6 +226,80 @@ fn scrub_repairs_two_raidz2_columns() {
     raidz_rot(2, 5);
 }
 
+/// Rot inside runs of small blocks laid end to end, which a scrub checks
+/// with one read per leaf: one damaged block among its neighbours is still
+/// found, counted against its leaf and repaired, on either side of a
+/// mirror and in any column of a raidz, parity included.
+fn span_rot(kind: TopKind, n: usize) {
+    let devs = devices(n, "s");
+    let pool = make(kind, &devs, tunables());
+    let w = workload(&pool);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    for id in 0..1500 {
+        // Odd seeds: not compressible, so sizes stay as written.
+        w.write(id, rng.gen::<u64>() | 1, 512 * rng.gen_range(1..=8));
+    }
+    pool.sync().unwrap();
+    let model = w.model_after_pending();
+    let (_, mut bps) = read_tree(&pool).unwrap();
+    bps.retain(|b| b.copies().count() == 1);
+    bps.sort_by_key(|b| b.dva[0].offset);
+    let top = pool.vdevs()[0].clone();
+    let raidz = match top.layout {
+        Layout::Raidz { nparity } => Some(nparity as usize),
+        _ => None,
+    };
+    // Blocks with a neighbour right before and right after them.
+    let end = |b: &BlkPtr| b.dva[0].offset + b.dva[0].asize as u64;
+    let inner: Vec<BlkPtr> = bps
+        .windows(3)
+        .filter(|w| end(&w[0]) == w[1].dva[0].offset && end(&w[1]) == w[2].dva[0].offset)
+        .map(|w| w[1])
+        .collect();
+    assert!(inner.len() > 1000, "{} blocks inside runs", inner.len());
+    let mut damaged = 0u64;
+    for (k, bp) in inner.iter().step_by(37).enumerate() {
+        let d = bp.dva[0];
+        match raidz {
+            Some(nparity) => {
+                let m = raidz::map(d.offset, bp.psize as u64, top.ashift, n, nparity);
+                let c = m.cols[k % m.cols.len()];
+                let junk: Vec<u8> = (0..c.len).map(|_| rng.gen()).collect();
+                devs[c.child].corrupt(FRONT_RESERVE + c.offset, &junk);
+            }
+            None => {
+                let junk: Vec<u8> = (0..d.asize).map(|_| rng.gen()).collect();
+                devs[k % n].corrupt(FRONT_RESERVE + d.offset, &junk);
+            }
+        }
+        damaged += 1;
+    }
+    assert!(damaged >= 30, "{damaged}");
+    let (repaired, errors) = scrub(&pool);
+    assert_eq!(errors, 0);
+    assert!(repaired >= damaged * 512, "{repaired} bytes for {damaged}");
+    let cksum: u64 = top
+        .children
+        .iter()
+        .map(|l| l.errors.checksum.load(Ordering::Relaxed))
+        .sum();
+    assert!(cksum >= damaged, "{cksum} checksum errors for {damaged}");
+    every_copy_verifies(&pool);
+    assert_eq!(scrub(&pool), (0, 0));
+    assert_eq!(read_tree(&pool).unwrap().0, model);
+    pool.export().unwrap();
+}
+
+#[test]
+fn scrub_repairs_rot_inside_runs_of_small_blocks_on_a_mirror() {
+    span_rot(TopKind::Mirror, 2);
+}
+
+#[test]
+fn scrub_repairs_rot_inside_runs_of_small_blocks_on_raidz1() {
+    span_rot(TopKind::Raidz(1), 3);
+}
+
 #[test]
 fn scrub_reports_permanent_errors_on_a_single_device() {
     let devs = devices(1, "s");

@@ -11,6 +11,9 @@ pub mod dsl;
 pub mod import;
 pub mod pipeline;
 pub mod poolwrite;
+pub mod resilver;
+pub mod scanenv;
+pub mod scrub;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

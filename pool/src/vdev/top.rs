@@ -149,8 +149,19 @@ impl Join {
 }
 
 /// Reads several (leaf, offset, length) at once; `None` where it failed or
-/// there was no leaf to read.
+/// there was no leaf to read. A failed read counts against its leaf.
 fn read_all(parts: &[(Option<Target>, u64, usize)], class: IoClass) -> Vec<Option<AlignedBuf>> {
+    read_parts(parts, class, true)
+}
+
+/// [`read_all`], counting failed reads against their leaf only when
+/// `count_errors` (a read that is only a shortcut, redone on failure,
+/// does not count).
+fn read_parts(
+    parts: &[(Option<Target>, u64, usize)],
+    class: IoClass,
+    count_errors: bool,
+) -> Vec<Option<AlignedBuf>> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut expected = 0;
     for (i, (target, off, len)) in parts.iter().enumerate() {
@@ -172,7 +183,9 @@ fn read_all(parts: &[(Option<Target>, u64, usize)], class: IoClass) -> Vec<Optio
                 let r = match r {
                     Ok(IoOutcome::Read(b)) => Some(b),
                     _ => {
-                        leaf.errors.read.fetch_add(1, Ordering::Relaxed);
+                        if count_errors {
+                            leaf.errors.read.fetch_add(1, Ordering::Relaxed);
+                        }
                         None
                     }
                 };
@@ -203,6 +216,58 @@ fn write_leaf(leaf: &Leaf, engine: &IoEngine, offset: u64, buf: Arc<AlignedBuf>)
         leaf.errors.write.fetch_add(1, Ordering::Relaxed);
         0
     }
+}
+
+/// True when the first `psize` bytes of two copies are the same.
+fn same_bytes(a: &[u8], b: &[u8], psize: usize) -> bool {
+    a.len() >= psize && b.len() >= psize && a[..psize] == b[..psize]
+}
+
+/// True when the parity columns of a raidz block (`cols`, parity first)
+/// are what its `data` gives.
+fn parity_matches(m: &raidz::Map, cols: &[&[u8]], data: &[u8]) -> bool {
+    if m.nparity != 1 {
+        let want = raidz::encode(m, data);
+        return want[..m.nparity]
+            .iter()
+            .zip(cols)
+            .all(|(w, c)| w[..] == c[..]);
+    }
+    // P is the XOR of the data columns (a short column counts as zeros
+    // past its end): P xor every data column is zero.
+    xor_is_zero(cols)
+}
+
+/// True when the XOR of `cols` (a short one counting as zeros past its
+/// end) is zero: 4 KiB at a time, a word at a time, without allocating.
+fn xor_is_zero(cols: &[&[u8]]) -> bool {
+    const WORDS: usize = 512;
+    let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+    if cols.iter().any(|c| c.len() % 8 != 0) {
+        // Not whole words (sectors always are): byte by byte.
+        return (0..len).all(|i| {
+            cols.iter()
+                .fold(0u8, |x, c| x ^ c.get(i).copied().unwrap_or(0))
+                == 0
+        });
+    }
+    let mut acc = [0u64; WORDS];
+    for start in (0..len).step_by(WORDS * 8) {
+        let n = (len - start).min(WORDS * 8) / 8;
+        acc[..n].fill(0);
+        for c in cols {
+            let Some(rest) = c.get(start..) else { continue };
+            for (a, w) in acc[..n].iter_mut().zip(rest.chunks_exact(8)) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(w);
+                *a ^= u64::from_le_bytes(b);
+            }
+        }
+        if acc[..n].iter().any(|&w| w != 0) {
+            return false;
+        }
+    }
+    true
 }
 
 impl TopVdev {
@@ -768,14 +833,23 @@ impl TopVdev {
             .iter()
             .map(|t| (Some(t.clone()), at.offset, at.asize))
             .collect();
-        let got = read_all(&parts, class);
+        let mut got = read_all(&parts, class);
         out.read = got.iter().flatten().map(|b| b.len() as u64).sum();
-        let good = got
-            .iter()
-            .flatten()
-            .find(|b| verify(b))
-            .map(|b| AlignedBuf::from_slice_padded(b, b.len()));
-        let Some(good) = good else {
+        // Judge every side once: the first that verifies is the good copy,
+        // and a side with the same bytes is as good without hashing it.
+        let mut good_at: Option<usize> = None;
+        let mut ok = vec![false; got.len()];
+        for i in 0..got.len() {
+            let Some(b) = &got[i] else { continue };
+            ok[i] = match good_at.and_then(|g| got[g].as_ref()) {
+                Some(g) => same_bytes(g, b, at.psize) || verify(b),
+                None => verify(b),
+            };
+            if ok[i] && good_at.is_none() {
+                good_at = Some(i);
+            }
+        }
+        let Some(good) = good_at.and_then(|g| got[g].take()) else {
             out.unrecoverable = true;
             out.damaged = got.iter().flatten().count() as u64;
             for ((leaf, _), g) in sources.iter().zip(&got) {
@@ -786,9 +860,9 @@ impl TopVdev {
             return (out, None);
         };
         let mut bad = Vec::new();
-        for (t, g) in sources.iter().zip(&got) {
+        for ((t, g), ok) in sources.iter().zip(&got).zip(&ok) {
             match g {
-                Some(b) if verify(b) => {}
+                _ if *ok => {}
                 Some(_) => {
                     t.0.errors.checksum.fetch_add(1, Ordering::Relaxed);
                     out.damaged += 1;
@@ -800,6 +874,137 @@ impl TopVdev {
         bad.extend(self.lacking(at.birth));
         out.repaired = self.heal_sides(&bad, at.offset, &good);
         (out, Some(good))
+    }
+
+    /// True when the vdev is whole: every slot has one usable leaf that
+    /// missed no txg, and none is being replaced. Only then may a scrub
+    /// check several blocks with one read per leaf ([`TopVdev::scrub_span`]).
+    fn whole(&self) -> bool {
+        self.replacing.iter().all(Option::is_none)
+            && self
+                .children
+                .iter()
+                .all(|l| l.engine().is_some() && l.dtl.lock().is_none())
+    }
+
+    /// Checks blocks laid out one after the other on this vdev (sorted by
+    /// offset, not overlapping, with at most small gaps between them) with
+    /// one read per leaf covering them all: every side of a mirror, or
+    /// every column of a raidz, parity included. `verify(k, bytes)` judges
+    /// block `k`. Returns, per block, whether every copy of it was found
+    /// good (nothing to repair), and the bytes read; `None` when the vdev
+    /// is not whole or a read failed. Nothing is counted or repaired here:
+    /// a block not found good is for [`TopVdev::scrub`] to judge again.
+    pub fn scrub_span(
+        &self,
+        blocks: &[BlockAt],
+        class: IoClass,
+        verify: &dyn Fn(usize, &[u8]) -> bool,
+    ) -> Option<(Vec<bool>, u64)> {
+        let first = blocks.first()?;
+        if !self.whole() {
+            return None;
+        }
+        let start = first.offset;
+        let end = blocks
+            .iter()
+            .map(|b| b.offset + b.asize as u64)
+            .max()
+            .unwrap_or(start);
+        if blocks.iter().any(|b| b.offset < start || b.psize > b.asize) || end > self.asize {
+            return None;
+        }
+        let leaves: Vec<Target> = self
+            .children
+            .iter()
+            .filter_map(|l| l.engine().map(|e| (l.clone(), e)))
+            .collect();
+        // Where each leaf's read starts, and how long it is.
+        let (lo, len) = match self.layout {
+            Layout::Raidz { .. } => {
+                // A raidz spreads its virtual sectors row by row over its
+                // children: virtual sector v is sector v / n of child
+                // v mod n. The rows of the span, on every child.
+                let n = self.children.len() as u64;
+                let row_lo = (start >> self.ashift) / n;
+                let row_hi = (end >> self.ashift).div_ceil(n);
+                (row_lo << self.ashift, (row_hi - row_lo) << self.ashift)
+            }
+            _ => (start, end - start),
+        };
+        let parts: Vec<_> = leaves
+            .iter()
+            .map(|t| (Some(t.clone()), lo, len as usize))
+            .collect();
+        let got: Vec<AlignedBuf> = read_parts(&parts, class, false)
+            .into_iter()
+            .collect::<Option<_>>()?;
+        let read = got.iter().map(|b| b.len() as u64).sum();
+        let good = match self.layout {
+            Layout::Raidz { nparity } => blocks
+                .iter()
+                .enumerate()
+                .map(|(k, b)| {
+                    self.raidz_span_block(b, nparity as usize, lo, &got, &|d| verify(k, d))
+                })
+                .collect(),
+            _ => blocks
+                .iter()
+                .enumerate()
+                .map(|(k, b)| {
+                    let at = (b.offset - lo) as usize;
+                    let Some(first) = got[0].get(at..at + b.asize) else {
+                        return false;
+                    };
+                    verify(k, first)
+                        && got[1..].iter().all(|g| {
+                            g.get(at..at + b.asize)
+                                .is_some_and(|o| same_bytes(first, o, b.psize))
+                        })
+                })
+                .collect(),
+        };
+        Some((good, read))
+    }
+
+    /// One raidz block of a span read by [`TopVdev::scrub_span`] (each
+    /// leaf's bytes from child offset `lo`): true when its data verifies
+    /// and its parity is what the data gives.
+    fn raidz_span_block(
+        &self,
+        b: &BlockAt,
+        nparity: usize,
+        lo: u64,
+        got: &[AlignedBuf],
+        verify: &dyn Fn(&[u8]) -> bool,
+    ) -> bool {
+        let m = raidz::map(
+            b.offset,
+            b.psize as u64,
+            self.ashift,
+            self.children.len(),
+            nparity,
+        );
+        let mut cols: Vec<&[u8]> = Vec::with_capacity(m.cols.len());
+        for c in &m.cols {
+            let Some(at) = c.offset.checked_sub(lo) else {
+                return false;
+            };
+            let at = at as usize;
+            match got.get(c.child).and_then(|g| g.get(at..at + c.len)) {
+                Some(x) => cols.push(x),
+                None => return false,
+            }
+        }
+        let mut data = Vec::with_capacity(m.data_len);
+        for c in &cols[nparity..] {
+            data.extend_from_slice(c);
+        }
+        data.truncate(m.data_len);
+        if data.len() < b.psize || !verify(&data) {
+            return false;
+        }
+        parity_matches(&m, &cols, &data)
     }
 
     /// Writes a block's good bytes over one copy that failed on this
@@ -907,5 +1112,29 @@ impl TopVdev {
         } else {
             Err(err.unwrap_or_else(|| io::Error::other("no usable device to flush")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xor_is_zero;
+
+    #[test]
+    fn xor_of_parity_and_columns_short_ones_included() {
+        let a: Vec<u8> = (0..12288u32).map(|i| (i * 7) as u8).collect();
+        let b: Vec<u8> = (0..8192u32).map(|i| (i * 13 + 5) as u8).collect();
+        let mut p = a.clone();
+        for (x, y) in p.iter_mut().zip(&b) {
+            *x ^= y;
+        }
+        assert!(xor_is_zero(&[&p, &a, &b]));
+        for at in [0, 7, 4095, 4096, 8191, 8192, 12287] {
+            let mut bad = p.clone();
+            bad[at] ^= 0x40;
+            assert!(!xor_is_zero(&[&bad, &a, &b]), "flip at {at}");
+        }
+        // Not whole words: byte by byte, same answer.
+        assert!(!xor_is_zero(&[&p[..12], &a[..12], &b[..5]]));
+        assert!(xor_is_zero(&[&p[..13], &a[..13], &b[..13]]));
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use basin_bench::basin::{arcread, dmu_row, dsl, import, pipeline, poolwrite};
+use basin_bench::basin::{arcread, dmu_row, dsl, import, pipeline, poolwrite, resilver, scrub};
 use basin_bench::error::{BenchError, Result};
 use basin_bench::suite::{self, Options};
 use basin_bench::workload::Mode;
@@ -121,6 +121,10 @@ enum Command {
     List(PartArgs),
     /// Issue 4: warm sequential read through the DMU from the ARC.
     ArcRead(PartArgs),
+    /// Issue 6: scrub against fio sequential read of the same vdev files.
+    Scrub(PartArgs),
+    /// Issue 6: resilver time against live and missed data.
+    Resilver(PartArgs),
 }
 
 /// The checkout this binary was built from.
@@ -268,6 +272,8 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Import(a) => part(&a, "import", import::run, goals_markdown).map(|_| true),
         Command::List(a) => part(&a, "list", dsl::list, goals_markdown).map(|_| true),
         Command::ArcRead(a) => part(&a, "arc-read", arcread::run, goals_markdown).map(|_| true),
+        Command::Scrub(a) => part(&a, "scrub", scrub::run, goals_markdown).map(|_| true),
+        Command::Resilver(a) => part(&a, "resilver", resilver::run, goals_markdown).map(|_| true),
     }
 }
 
@@ -282,7 +288,9 @@ fn main() -> ExitCode {
         | Command::Pipeline(a)
         | Command::Import(a)
         | Command::List(a)
-        | Command::ArcRead(a) => work_dir(&a.work),
+        | Command::ArcRead(a)
+        | Command::Scrub(a)
+        | Command::Resilver(a) => work_dir(&a.work),
         Command::Memfs { .. } => PathBuf::from("/"),
     };
     if std::env::var_os("BASIN_LOCK_DIR").is_none() {
