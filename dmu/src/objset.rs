@@ -108,6 +108,9 @@ struct TxgDirty {
     blocks: BTreeMap<u64, Arc<AlignedBuf>>,
     frees: Vec<(u64, u64)>,
     meta: Option<ObjMeta>,
+    /// The object as it was before this txg is freed whole. When `meta` is
+    /// set, the id was claimed again in the same txg: `meta`, `frees` and
+    /// `blocks` then describe the new object, built from nothing.
     freed: bool,
 }
 
@@ -316,6 +319,47 @@ impl Objset {
             },
         );
         Ok(true)
+    }
+
+    /// True when the log chain claimed at import holds records newer than
+    /// the tree (they must be replayed before the chain may go).
+    pub fn zil_needs_replay(&self) -> bool {
+        let h = self.zil_header();
+        if h.first.is_none() || h.claim_txg == 0 {
+            return false;
+        }
+        let (blocks, _) = crate::zil::walk_chain(&self.pool, &h);
+        let whole = blocks
+            .iter()
+            .rposition(|(_, _, end)| *end)
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        blocks[..whole]
+            .iter()
+            .any(|(_, recs, _)| recs.iter().any(|r| r.txg > h.claim_txg))
+    }
+
+    /// Frees the log chain in `txg` and clears the header: the blocks
+    /// written and the one preallocated, or every block of a chain claimed
+    /// at import. Its records are dropped: the caller makes sure that the
+    /// tree as of `txg` holds what they did, or that it no longer matters.
+    pub fn zil_destroy(&self, txg: u64) {
+        let h = self.zil_header();
+        let mut chain = self.zil.take_chain();
+        if chain.is_empty() && !h.first.is_none() && h.claim_txg != 0 {
+            // Claimed at import and not replayed: only the disk knows it.
+            let (blocks, end) = crate::zil::walk_chain(&self.pool, &h);
+            chain = blocks.into_iter().map(|(p, _, _)| p).collect();
+            if !end.is_none() {
+                chain.push(end);
+            }
+        }
+        for p in &chain {
+            self.pool.free_dva(txg, &p.dva);
+        }
+        if !h.first.is_none() || !chain.is_empty() {
+            self.set_zil_header(txg, ZilHeader::default());
+        }
     }
 
     /// Replays a claimed log chain: calls `apply` for every record newer
@@ -602,13 +646,11 @@ impl Objset {
     /// Where the current contents of block `blkid` of `o` are.
     fn source(i: &ObjectInner, blkid: u64) -> Source {
         for d in i.dirty.values().rev() {
-            if d.freed {
-                return Source::Zero;
-            }
+            // Blocks of a freed record were written after a new claim.
             if let Some(b) = d.blocks.get(&blkid) {
                 return Source::Dirty(b.clone());
             }
-            if in_ranges(&d.frees, blkid) {
+            if d.freed || in_ranges(&d.frees, blkid) {
                 return Source::Zero;
             }
         }
@@ -1110,7 +1152,7 @@ impl Objset {
         let mut writes = Vec::new();
         let mut slots = Vec::new();
         for (j, (_, phys, d)) in jobs.iter().enumerate() {
-            if d.freed {
+            if d.freed && d.meta.is_none() {
                 continue;
             }
             let ty = d
@@ -1141,7 +1183,7 @@ impl Objset {
             // dirty record, so that a reload in between sees the new one.
             self.write_dnode(txg, o.id, &new_phys)?;
             self.install(&o, txg, new_phys);
-            if d.freed {
+            if d.freed && d.meta.is_none() {
                 self.state
                     .lock()
                     .freed_in
@@ -1258,7 +1300,7 @@ impl Objset {
         &self,
         o: &Object,
         txg: u64,
-        phys: DnodePhys,
+        mut phys: DnodePhys,
         d: &TxgDirty,
         l0: BTreeMap<u64, BlkPtr>,
         acct: &dyn BlockAccounting,
@@ -1268,7 +1310,12 @@ impl Objset {
         if d.freed {
             tree.free_all(acct, txg)?;
             o.inner.lock().ind.clear();
-            return Ok(DnodePhys::default());
+            if d.meta.is_none() {
+                return Ok(DnodePhys::default());
+            }
+            // Claimed again in the same txg: the new object starts empty.
+            phys = DnodePhys::default();
+            tree = TreeEdit::new(self, o, &phys);
         }
         let meta = d.meta.clone().unwrap_or_else(|| ObjMeta::of(&phys));
         let mut new = phys.clone();

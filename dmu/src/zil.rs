@@ -161,7 +161,8 @@ pub fn walk_chain(pool: &Pool, h: &ZilHeader) -> (Vec<ChainBlock>, ZilPtr) {
     let mut ptr = h.first;
     // A chain can never be longer than the pool has blocks for it.
     for _ in 0..1_000_000 {
-        if ptr.is_none() || ptr.dva.asize as usize != ZIL_BLOCK {
+        // A block takes at least its size (more on RAID-Z, with parity).
+        if ptr.is_none() || (ptr.dva.asize as usize) < ZIL_BLOCK {
             break;
         }
         let expected = ptr;
@@ -340,6 +341,7 @@ impl Zil {
         // Pack the records into blocks.
         let mut i = 0;
         let mut wrote = Vec::new();
+        let mut failed: Option<DmuError> = None;
         while i < records.len() {
             let mut b = vec![0u8; ZIL_BLOCK];
             let mut o = HEADER;
@@ -366,13 +368,23 @@ impl Zil {
             } else {
                 0
             };
+            // The next block is allocated in a txg held until this block,
+            // which names it, is written: were the txg to sync first, a
+            // crash would leave the allocation on disk with nothing
+            // pointing at it (a claim finds the chain's blocks by their
+            // pointers), as OpenZFS's lwb holds a tx until its write is done.
             let txg = pool.txg().hold_raw();
-            let following = pool.alloc_raw(txg, ZIL_BLOCK);
-            pool.txg().release(txg);
-            let following = ZilPtr {
-                dva: following?,
-                seq: next.seq + 1,
-                birth: txg,
+            let following = match pool.alloc_raw(txg, ZIL_BLOCK) {
+                Ok(d) => ZilPtr {
+                    dva: d,
+                    seq: next.seq + 1,
+                    birth: txg,
+                },
+                Err(e) => {
+                    pool.txg().release(txg);
+                    failed = Some(e.into());
+                    break;
+                }
             };
             b[0..8].copy_from_slice(&MAGIC.to_le_bytes());
             b[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -385,14 +397,32 @@ impl Zil {
             following.encode_into(&mut b[48..48 + ZIL_PTR_SIZE]);
             let sum = checksum(chain_id, next.seq, &b[..used]);
             b[SUM_OFF..SUM_OFF + 32].copy_from_slice(&sum);
-            pool.write_raw(&next.dva, &b[..used.div_ceil(4096) * 4096], ZIL_BLOCK)?;
+            let w = pool.write_raw(&next.dva, &b[..used.div_ceil(4096) * 4096], ZIL_BLOCK);
+            if let Err(e) = w {
+                // No copy of `next` that verifies reached a device (a write
+                // fails only when the block cannot be read back), so none
+                // names `following`: it goes, and `next` stays for the
+                // next commit to write.
+                pool.free_dva(txg, &following.dva);
+                pool.txg().release(txg);
+                failed = Some(e.into());
+                break;
+            }
+            pool.txg().release(txg);
             wrote.push((next, max_txg));
             next = following;
         }
+        // The blocks written are part of the chain even when a later one
+        // failed: they are freed with it.
+        {
+            let mut st = self.state.lock();
+            st.written.extend(wrote);
+            st.next = next;
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
         pool.flush_devices()?;
-        let mut st = self.state.lock();
-        st.written.extend(wrote);
-        st.next = next;
         Ok(())
     }
 
@@ -429,6 +459,26 @@ impl Zil {
         st.written = written.into();
         st.next = next;
         st.next_seq = st.next_seq.max(last_seq);
+    }
+
+    /// Holds off commits while the guard lives (a snapshot is being taken,
+    /// which must find no chain).
+    pub fn suspend(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.commit.lock()
+    }
+
+    /// Forgets the chain and returns its blocks, those written and the
+    /// preallocated next one, for the caller to free (pending records
+    /// stay, for a new chain).
+    pub fn take_chain(&self) -> Vec<ZilPtr> {
+        let mut st = self.state.lock();
+        let mut out: Vec<ZilPtr> = st.written.drain(..).map(|(p, _)| p).collect();
+        if !st.next.is_none() {
+            out.push(st.next);
+        }
+        st.next = ZilPtr::default();
+        st.chain_id = 0;
+        out
     }
 
     /// Drops the chain: the caller frees its blocks and clears the header.

@@ -283,6 +283,45 @@ impl DslPool {
                 }
             }
         }
+        // A snapshot must hold no intent log: a clone of it, or a rollback
+        // to it, would take over a chain of log blocks that is not theirs.
+        // As OpenZFS's zil_suspend: commits wait, and each chain goes in a
+        // txg that syncs every record in it (they all joined earlier txgs).
+        let heads: Vec<(u64, std::sync::Arc<Objset>)> = {
+            let st = self.st.lock();
+            let open = self.objsets.lock();
+            let mut v: Vec<(u64, std::sync::Arc<Objset>)> = targets
+                .iter()
+                .filter_map(|(dir, _)| {
+                    let head = st.dir(*dir).ok()?.phys.head;
+                    open.get(&head).map(|os| (head, os.clone()))
+                })
+                .collect();
+            v.sort_by_key(|(id, _)| *id);
+            v.dedup_by_key(|(id, _)| *id);
+            v
+        };
+        let _suspended: Vec<_> = heads.iter().map(|(_, os)| os.zil().suspend()).collect();
+        for (id, os) in &heads {
+            if os.zil_needs_replay() {
+                return Err(DmuError::Busy(format!(
+                    "cannot snapshot '{}': its intent log awaits replay (mount it first)",
+                    self.with_state(|s| s.ds_name(*id))
+                )));
+            }
+        }
+        if heads.iter().any(|(_, os)| !os.zil_header().first.is_none()) {
+            let txg = self.pool.txg().hold_raw();
+            for (id, os) in &heads {
+                os.zil_destroy(txg);
+                self.dirty_objsets
+                    .lock()
+                    .entry(txg)
+                    .or_default()
+                    .insert(*id);
+            }
+            self.pool.txg().release(txg);
+        }
         self.run_task(Box::new(move |dsl, st, txg| {
             for (dir, snap) in &targets {
                 let head = st.dir(*dir)?.phys.head;
@@ -1068,6 +1107,28 @@ fn free_newer(dsl: &DslPool, bp: &BlkPtr, after: u64, txg: u64) -> Result<(u64, 
     Ok(totals)
 }
 
+/// Frees the intent log of head `head` (whose root is `bp`) in `txg`: its
+/// blocks are raw allocations that no block tree points to. The open
+/// object set knows the chain (blocks written since its header last
+/// synced included).
+fn destroy_log(dsl: &DslPool, head: u64, bp: &BlkPtr, txg: u64) -> Result<()> {
+    let open = dsl.objsets.lock().get(&head).cloned();
+    let os = match open {
+        Some(os) => os,
+        None if bp.is_hole() => return Ok(()),
+        None => Objset::open(
+            dsl.pool().clone(),
+            dsl.cache().clone(),
+            "destroy",
+            *bp,
+            crate::objset_phys::ObjsetType::Filesystem,
+            false,
+        )?,
+    };
+    os.zil_destroy(txg);
+    Ok(())
+}
+
 /// Destroys snapshot `sid` in syncing context.
 pub(crate) fn destroy_snapshot(dsl: &DslPool, st: &mut DslState, txg: u64, sid: u64) -> Result<()> {
     let mos = dsl.mos();
@@ -1184,6 +1245,7 @@ pub(crate) fn destroy_head(dsl: &DslPool, st: &mut DslState, txg: u64, head: u64
     let h = st.ds(head)?.phys.clone();
     let dir = h.dir;
     let d = st.dir(dir)?.clone();
+    destroy_log(dsl, head, &h.bp, txg)?;
     let (freed, comp, uncomp) = free_newer(dsl, &h.bp, h.prev_snap_txg, txg)?;
     let _ = (freed, comp, uncomp);
     // A clone leaves its origin.
@@ -1243,7 +1305,8 @@ fn rollback_head(dsl: &DslPool, st: &mut DslState, txg: u64, head: u64, sid: u64
         0 => 0,
         o => st.ds(o)?.phys.creation_txg,
     };
-    // What the head wrote since the snapshot goes.
+    // What the head wrote since the snapshot goes, its intent log too.
+    destroy_log(dsl, head, &h.bp, txg)?;
     let (freed, comp, uncomp) = free_newer(dsl, &h.bp, s.creation_txg, txg)?;
     // What it killed since is referenced again.
     let mut back = 0u64;
