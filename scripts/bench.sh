@@ -35,6 +35,8 @@ fi
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target-bench}
 cargo build --release -q -p basin-bench --bin basin-bench
+# basin-fuse runs basind, zpool and zfs from beside basin-bench.
+cargo build --release -q -p basin-cli --bins
 bin=$CARGO_TARGET_DIR/release/basin-bench
 
 work=$root/run/bench

@@ -67,8 +67,24 @@ enum Target {
 /// A mounted dataset.
 pub struct FuseFs {
     live: Arc<Zfs>,
-    snaps: RwLock<Snaps>,
+    snaps: Arc<RwLock<Snaps>>,
     opts: MountOptions,
+}
+
+/// The snapshots a mounted dataset has opened under `.zfs/snapshot`, as
+/// the mount's owner sees them: [`SnapshotCache::release`] lets them go
+/// (before a snapshot is destroyed or renamed).
+#[derive(Clone)]
+pub struct SnapshotCache(Arc<RwLock<Snaps>>);
+
+impl SnapshotCache {
+    /// Closes every snapshot opened so far; the next lookup opens it
+    /// again. What the kernel still holds of the old ones answers ESTALE.
+    pub fn release(&self) {
+        let mut s = self.0.write();
+        s.by_slot.clear();
+        s.by_name.clear();
+    }
 }
 
 #[derive(Default)]
@@ -127,12 +143,17 @@ impl FuseFs {
     pub fn new(live: Arc<Zfs>, opts: MountOptions) -> FuseFs {
         FuseFs {
             live,
-            snaps: RwLock::new(Snaps {
+            snaps: Arc::new(RwLock::new(Snaps {
                 next: 1,
                 ..Default::default()
-            }),
+            })),
             opts,
         }
+    }
+
+    /// The snapshots it opens, for the mount's owner.
+    pub fn snapshot_cache(&self) -> SnapshotCache {
+        SnapshotCache(self.snaps.clone())
     }
 
     fn ino_of(&self, slot: u64, obj: u64) -> u64 {

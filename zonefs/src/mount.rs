@@ -10,7 +10,7 @@ use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 
 use crate::error::{err, FsError, Result};
 use crate::fs::Zfs;
-use crate::fuse::{FuseFs, MountOptions};
+use crate::fuse::{FuseFs, MountOptions, SnapshotCache};
 
 /// The filesystem type Basin's mounts show in /proc/mounts.
 pub const FSTYPE: &str = "fuse.basin";
@@ -20,6 +20,7 @@ pub struct Mount {
     dataset: String,
     path: PathBuf,
     fs: Arc<Zfs>,
+    snapshots: SnapshotCache,
     session: Option<BackgroundSession>,
 }
 
@@ -106,17 +107,19 @@ pub fn mount(dsl: Arc<DslPool>, dataset: &str, path: &Path, req: &MountRequest) 
     config.acl = SessionACL::All;
     config.n_threads = Some(threads(req));
     config.clone_fd = true;
-    let session =
-        fuser::spawn_mount(FuseFs::new(fs.clone(), opts), path, &config).map_err(|e| {
-            FsError::errno(
-                e.raw_os_error().unwrap_or(libc::EIO),
-                format!("cannot mount '{dataset}' on '{}': {e}", path.display()),
-            )
-        })?;
+    let ffs = FuseFs::new(fs.clone(), opts);
+    let snapshots = ffs.snapshot_cache();
+    let session = fuser::spawn_mount(ffs, path, &config).map_err(|e| {
+        FsError::errno(
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("cannot mount '{dataset}' on '{}': {e}", path.display()),
+        )
+    })?;
     Ok(Mount {
         dataset: dataset.to_string(),
         path: path.to_path_buf(),
         fs,
+        snapshots,
         session: Some(session),
     })
 }
@@ -137,9 +140,36 @@ impl Mount {
         &self.fs
     }
 
+    /// Closes the snapshots opened under `.zfs/snapshot` (so that they
+    /// can be destroyed or renamed); they open again when looked up.
+    pub fn release_snapshots(&self) {
+        self.snapshots.release();
+    }
+
+    /// True while the kernel's connection is served: false once the
+    /// filesystem was unmounted behind the mount's back (`umount` run by
+    /// hand) or the connection was aborted.
+    pub fn is_alive(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| !s.guard.is_finished())
+    }
+
     /// Unmounts: fails with EBUSY when files are in use, unless `force`
     /// (then the mount is detached and goes when the last user leaves).
+    /// On failure the mount is dropped, which detaches it: use
+    /// [`Mount::try_unmount`] to keep a busy mount as it is.
     pub fn unmount(mut self, force: bool) -> Result<()> {
+        self.try_unmount(force)
+    }
+
+    /// Unmounts, leaving the mount untouched (mounted and served) when it
+    /// fails: EBUSY when files are in use and not `force`. Once it
+    /// succeeds, dropping the mount does nothing more.
+    pub fn try_unmount(&mut self, force: bool) -> Result<()> {
+        if self.session.is_none() {
+            return Ok(());
+        }
         // The kernel releases closed files asynchronously: a mount that was
         // busy a moment ago may be idle now, so try for a little while.
         let mut r = nix::mount::umount2(&self.path, nix::mount::MntFlags::empty());
@@ -158,14 +188,7 @@ impl Mount {
                     format!("cannot unmount '{}': target is busy", self.path.display()),
                 );
             }
-            Err(nix::errno::Errno::EBUSY) => {
-                nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
-                    FsError::errno(
-                        e as i32,
-                        format!("cannot unmount '{}': {e}", self.path.display()),
-                    )
-                })?;
-            }
+            Err(nix::errno::Errno::EBUSY) => force_detach(&self.path)?,
             Err(nix::errno::Errno::EINVAL) => {} // Not mounted any more.
             Err(e) => {
                 return err(
@@ -177,6 +200,14 @@ impl Mount {
         if let Some(s) = self.session.take() {
             let _ = s.join();
         }
+        // As OpenZFS's teardown: what the filesystem dirtied is written
+        // out before it is let go, so that a rollback, destroy or rename
+        // that follows finds it on disk rather than in an open txg. The
+        // unmount is done either way: a pool that cannot sync says so on
+        // its next command.
+        if !self.fs.is_read_only() {
+            let _ = self.fs.dsl().pool().sync();
+        }
         Ok(())
     }
 }
@@ -184,10 +215,29 @@ impl Mount {
 impl Drop for Mount {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+            let _ = force_detach(&self.path);
             let _ = s.join();
         }
     }
+}
+
+/// A forced unmount of a busy mount: MNT_FORCE makes FUSE abort the
+/// connection (every request in flight and to come fails with ENOTCONN,
+/// and the session's threads end, so joining them cannot hang on a user
+/// that keeps a file open), then MNT_DETACH takes the mount out of the
+/// namespace; the kernel frees it when its last user leaves.
+fn force_detach(path: &Path) -> Result<()> {
+    use nix::mount::{umount2, MntFlags};
+    match umount2(path, MntFlags::MNT_FORCE) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) => return Ok(()),
+        Err(_) => {}
+    }
+    umount2(path, MntFlags::MNT_DETACH).map_err(|e| {
+        FsError::errno(
+            e as i32,
+            format!("cannot unmount '{}': {e}", path.display()),
+        )
+    })
 }
 
 /// True when `path` is a mountpoint.
@@ -230,27 +280,45 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Detaches Basin mounts of `pools` left behind by a daemon that died;
-/// returns the mountpoints swept.
+/// True when the FUSE mount at `path` has lost its server (a daemon that
+/// died): opening its root fails with ENOTCONN, as `fusermount3` tests it.
+/// `stat` is no test, as the kernel may answer it from its cache.
+pub fn is_dead(path: &Path) -> bool {
+    match std::fs::File::open(path) {
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.raw_os_error(),
+            Some(libc::ENOTCONN) | Some(libc::ECONNABORTED)
+        ),
+    }
+}
+
+/// Detaches Basin mounts of `pools` (all of them when empty) left behind
+/// by a daemon that died; returns the mountpoints swept. Parents go
+/// first: a child is reached through its parent, so a dead parent makes
+/// its children look dead too, and detaching it takes them along.
 pub fn sweep_stale(pools: &[String]) -> Vec<String> {
-    let mut swept = Vec::new();
-    for (src, mp, ty) in mounts() {
-        if ty != FSTYPE {
-            continue;
-        }
-        let pool = src.split(['/', '@']).next().unwrap_or("");
-        if !pools.is_empty() && !pools.iter().any(|p| p == pool) {
-            continue;
-        }
-        // A live mount answers stat; a dead one says ENOTCONN.
-        if let Err(e) = std::fs::metadata(&mp) {
-            if e.raw_os_error() == Some(libc::ENOTCONN)
-                || e.raw_os_error() == Some(libc::ECONNABORTED)
-            {
+    let mut swept: Vec<String> = Vec::new();
+    'scan: loop {
+        let mut ours: Vec<(String, String)> = mounts()
+            .into_iter()
+            .filter(|(src, mp, ty)| {
+                let pool = src.split(['/', '@']).next().unwrap_or("");
+                ty == FSTYPE
+                    && !swept.contains(mp)
+                    && (pools.is_empty() || pools.iter().any(|p| p == pool))
+            })
+            .map(|(src, mp, _)| (src, mp))
+            .collect();
+        ours.sort_by_key(|(_, mp)| Path::new(mp).components().count());
+        for (_, mp) in ours {
+            if is_dead(Path::new(&mp)) {
                 let _ = nix::mount::umount2(Path::new(&mp), nix::mount::MntFlags::MNT_DETACH);
                 swept.push(mp);
+                // What was below it went with it: read the table again.
+                continue 'scan;
             }
         }
+        return swept;
     }
-    swept
 }

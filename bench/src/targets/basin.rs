@@ -1,19 +1,9 @@
-//! Basin's two rows.
-//!
-//! - `basin-fuse`: Basin as users will see it, a dataset mounted through
-//!   FUSE by basind. Its POSIX layer (zonefs) is being written, so every
-//!   workload is reported "not yet available (zonefs pending)". When
-//!   `zfs mount` works, this target becomes a [`crate::targets::Mounted`]
-//!   like zfs-fuse: setup starts basind on its own socket with a file vdev
-//!   in the work directory, `zpool create`, `zfs create -o mountpoint=...`;
-//!   `make_cold` exports and imports; `snapshot`, `rollback`, `scrub`,
-//!   `compress_ratio` and `remount` call the `zfs` and `zpool` commands;
-//!   `daemon_pid` is basind's. The ratios then use it as the reference.
-//! - `basin-dmu`: the same workloads in process through the DMU and the
-//!   dataset layer (`crate::basin::dmu_row`), in a child process of its
-//!   own (stopped by its PID, measured for memory). It has no FUSE and no
-//!   POSIX layer in the way, so it bounds what basin-fuse can reach; until
-//!   basin-fuse runs, it is the reference of the ratios.
+//! Basin's in-process row, `basin-dmu`: the suite's workloads through the
+//! DMU and the dataset layer (`crate::basin::dmu_row`), in a child process
+//! of its own (stopped by its PID, measured for memory). It has no FUSE and
+//! no POSIX layer in the way, so it bounds what `basin-fuse` (Basin
+//! through FUSE, `basinfuse.rs`) can reach; `basin-fuse` is the reference
+//! of the ratios, and `basin-dmu` when `basin-fuse` has no figure.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,42 +13,7 @@ use crate::basin::{arcread, dsl, Goal};
 use crate::cleanup;
 use crate::error::{BenchError, Result};
 use crate::targets::{Availability, Cells, Ctx, Target};
-use crate::workload::{size, Cell, Mode, Workload};
-
-/// Why basin-fuse has no figures yet.
-pub const FUSE_PENDING: &str = "not yet available (zonefs pending)";
-
-/// Basin through FUSE: pending.
-pub struct BasinFuse;
-
-impl Target for BasinFuse {
-    fn name(&self) -> &'static str {
-        "basin-fuse"
-    }
-
-    fn describe(&self, _mode: &Mode) -> String {
-        format!("Basin through its FUSE layer (basind + zfs mount): {FUSE_PENDING}")
-    }
-
-    fn is_basin(&self) -> bool {
-        true
-    }
-
-    fn setup(&mut self, _ctx: &Ctx) -> Result<Availability> {
-        Ok(Availability::Pending(FUSE_PENDING.into()))
-    }
-
-    fn run(&mut self, _ctx: &Ctx) -> Result<Cells> {
-        Ok(Workload::ALL
-            .iter()
-            .map(|w| (*w, Cell::pending(FUSE_PENDING)))
-            .collect())
-    }
-
-    fn teardown(&mut self, _ctx: &Ctx) -> Result<()> {
-        Ok(())
-    }
-}
+use crate::workload::{size, Mode};
 
 /// Basin in process, in a child process.
 #[derive(Default)]

@@ -4,11 +4,12 @@
 //! Most targets are filesystems reached through a directory: they
 //! implement [`Mounted`] (how to set them up, make their caches cold, take
 //! a snapshot, ...) and [`FsTarget`] runs the common workloads on them
-//! (`crate::fsbench`). Basin's own rows come from in-process measurements
-//! until its FUSE layer mounts (`basin.rs`): a `basin-fuse` target that
-//! implements [`Mounted`] is all it will take to add them.
+//! (`crate::fsbench`). Basin has two rows: through FUSE as users see it
+//! (`basinfuse.rs`, a [`Mounted`] like the others) and in process, with no
+//! FUSE and no POSIX layer (`basin.rs`).
 
 pub mod basin;
+pub mod basinfuse;
 pub mod loopfs;
 pub mod memfs;
 pub mod raw;
@@ -107,6 +108,10 @@ pub trait Mounted {
     fn name(&self) -> &'static str;
     /// One line on how it is set up.
     fn describe(&self, mode: &Mode) -> String;
+    /// True for Basin's rows (the reference of the ratios).
+    fn is_basin(&self) -> bool {
+        false
+    }
     /// Sets it up (mkfs, mount, start the daemon).
     fn setup(&mut self, ctx: &Ctx) -> Result<Availability>;
     /// Undoes `setup`.
@@ -171,6 +176,10 @@ impl<M: Mounted> Target for FsTarget<M> {
         self.0.describe(mode)
     }
 
+    fn is_basin(&self) -> bool {
+        self.0.is_basin()
+    }
+
     fn setup(&mut self, ctx: &Ctx) -> Result<Availability> {
         self.0.setup(ctx)
     }
@@ -188,7 +197,7 @@ impl<M: Mounted> Target for FsTarget<M> {
 /// in-process row), then the limits (disk, FUSE), then the peers.
 pub fn all() -> Vec<Box<dyn Target>> {
     vec![
-        Box::new(basin::BasinFuse),
+        Box::new(FsTarget(basinfuse::BasinFuse::default())),
         Box::new(basin::BasinDmu::default()),
         Box::new(FsTarget(raw::Raw::default())),
         Box::new(FsTarget(memfs::MemFsTarget::default())),

@@ -33,6 +33,16 @@ struct Args {
     /// arc_max).
     #[arg(long = "arc-min", value_name = "SIZE", value_parser = size)]
     arc_min: Option<u64>,
+    /// Mount filesystems under this directory instead of at their
+    /// mountpoints: mountpoint=/tank/a mounts at DIR/tank/a (tests,
+    /// chroots). The mountpoint properties are shown as set.
+    #[arg(long = "mount-root", value_name = "DIR")]
+    mount_root: Option<PathBuf>,
+    /// Mount filesystems only with `zfs mount`: not at pool create or
+    /// import, start, `zfs create` or a new mountpoint (as if every import
+    /// were `zpool import -N` and every create `zfs create -u`).
+    #[arg(long = "no-automount")]
+    no_automount: bool,
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -54,6 +64,8 @@ fn main() -> ExitCode {
         group: args.group,
         arc_max: args.arc_max,
         arc_min: args.arc_min,
+        mount_root: args.mount_root.map(absolute),
+        no_automount: args.no_automount,
     };
     let ready = if args.foreground {
         None

@@ -62,6 +62,8 @@ pub fn handle(d: &Daemon, req: &Request, _progress: Progress<'_>) -> Result<Stri
         Request::ZfsRelease(r) => value(zfs::snapshots::release(d, r)?),
         Request::ZfsHolds(r) => value(zfs::snapshots::holds(d, r)?),
         Request::ZfsDiff(r) => value(zfs::diff::diff(d, r)?),
+        Request::ZfsMount(r) => value(zfs::mount::mount(d, r)?),
+        Request::ZfsUnmount(r) => value(zfs::mount::unmount(d, r)?),
     }
 }
 
@@ -90,5 +92,7 @@ pub fn changes_state(req: &Request) -> bool {
             | Request::ZfsRename(_)
             | Request::ZfsHold(_)
             | Request::ZfsRelease(_)
+            | Request::ZfsMount(_)
+            | Request::ZfsUnmount(_)
     )
 }

@@ -13,6 +13,7 @@ pub mod arc;
 pub mod cache;
 pub mod detach;
 pub mod dispatch;
+pub mod fusemounts;
 pub mod imported;
 pub mod log;
 pub mod mounts;
@@ -63,6 +64,11 @@ pub struct Config {
     pub arc_max: Option<u64>,
     /// arc_min (`--arc-min`); none: a 32nd of arc_max.
     pub arc_min: Option<u64>,
+    /// `--mount-root`: mount filesystems under this directory instead of
+    /// at their mountpoints (tests, chroots); none: at their mountpoints.
+    pub mount_root: Option<PathBuf>,
+    /// `--no-automount`: only `zfs mount` mounts.
+    pub no_automount: bool,
 }
 
 /// Why the daemon could not start or run.
@@ -116,7 +122,8 @@ pub struct Daemon {
     pub tunables: PoolTunables,
     /// The ARC in front of every pool, and how its limits were set.
     pub arc: ArcSettings,
-    /// Mounts datasets (the POSIX layer's hook; [`NoMounts`] until then).
+    /// Mounts filesystems: [`fusemounts::FuseMounts`] in `basind`,
+    /// [`NoMounts`] until [`run`] sets it up.
     pub mounts: Arc<dyn Mounter>,
     /// Names the objects `zfs diff` reports (the POSIX layer's hook;
     /// object numbers until then).
@@ -141,7 +148,9 @@ impl Daemon {
         self.arc.cache().clone()
     }
 
-    /// Records an imported or created pool in the cache file.
+    /// Records an imported or created pool in the cache file, and mounts
+    /// its filesystems (the pool is in the registry by then: `zpool
+    /// create` and `zpool import` call this once it is).
     pub fn remember(&self, pool: &Pool) {
         if let Err(e) = self.cache.add(CachedPool::of(pool)) {
             log(format!(
@@ -149,6 +158,7 @@ impl Daemon {
                 pool.name()
             ));
         }
+        zfs::mount::mount_pool_logged(self, pool.name());
     }
 
     /// Drops an exported or destroyed pool from the cache file.
@@ -168,7 +178,12 @@ impl Daemon {
                 Ok(imp) => {
                     log(format!("imported pool '{}' from the cache", imp.name()));
                     match self.registry.reserve(&entry.name, "being imported") {
-                        Ok(r) => r.commit(imp),
+                        Ok(r) => {
+                            r.commit(imp);
+                            // Mounting replays the intent log of each
+                            // filesystem a crash left one in.
+                            zfs::mount::mount_pool_logged(self, &entry.name);
+                        }
                         Err(_) => {
                             let _ = imp.close();
                         }
@@ -238,7 +253,13 @@ pub fn run(config: Config, ready: Option<detach::Ready>) -> Result<(), DaemonErr
         log(format!("warning: {w}; starting with no cached pools"));
     }
     let arc = ArcSettings::start(config.arc_max, config.arc_min)?;
-    let daemon = Arc::new(Daemon::new(cache, PoolTunables::default(), arc));
+    let mut daemon = Daemon::new(cache, PoolTunables::default(), arc);
+    // Sweeps the dead mounts a killed daemon left before any pool mounts.
+    daemon.mounts = Arc::new(fusemounts::FuseMounts::start(
+        config.mount_root.clone(),
+        !config.no_automount,
+    ));
+    let daemon = Arc::new(daemon);
     daemon.import_cached();
     state.write_pid()?;
 

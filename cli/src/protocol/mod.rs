@@ -172,6 +172,12 @@ pub enum Request {
     /// `zfs diff`.
     #[serde(rename = "zfs.diff")]
     ZfsDiff(zfs::DiffRequest),
+    /// `zfs mount`.
+    #[serde(rename = "zfs.mount")]
+    ZfsMount(zfs::MountRequest),
+    /// `zfs unmount`.
+    #[serde(rename = "zfs.unmount")]
+    ZfsUnmount(zfs::UnmountRequest),
 }
 
 impl Request {
@@ -210,6 +216,8 @@ impl Request {
             Request::ZfsRelease(_) => "zfs.release",
             Request::ZfsHolds(_) => "zfs.holds",
             Request::ZfsDiff(_) => "zfs.diff",
+            Request::ZfsMount(_) => "zfs.mount",
+            Request::ZfsUnmount(_) => "zfs.unmount",
         }
     }
 }

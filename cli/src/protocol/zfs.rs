@@ -30,6 +30,9 @@ pub struct CreateRequest {
     /// `-o` settings.
     #[serde(default)]
     pub props: Vec<PropSetting>,
+    /// `-u`: do not mount the new filesystem.
+    #[serde(default)]
+    pub no_mount: bool,
     /// The command line, for the history.
     #[serde(default)]
     pub command: String,
@@ -273,6 +276,9 @@ pub struct RenameRequest {
     /// `-r`: rename the snapshot of every descendant too.
     #[serde(default)]
     pub recursive: bool,
+    /// `-f`: unmount what must be unmounted even when busy.
+    #[serde(default)]
+    pub force: bool,
     /// The command line.
     #[serde(default)]
     pub command: String,
@@ -355,4 +361,69 @@ pub struct DiffChange {
 pub struct DiffResult {
     /// Changes, in object order.
     pub changes: Vec<DiffChange>,
+}
+
+/// `zfs mount [-a] [NAME]`: with neither, the mounted filesystems.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountRequest {
+    /// The filesystem to mount.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `-a`: every filesystem that mounts automatically.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// One mounted filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountEntry {
+    /// The filesystem.
+    pub name: String,
+    /// Where it is mounted.
+    pub mountpoint: String,
+}
+
+/// The answer to [`MountRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountResult {
+    /// The filesystems mounted now, in the order they were mounted (the
+    /// listing of `zfs mount` with no argument).
+    #[serde(default)]
+    pub mounted: Vec<MountEntry>,
+    /// `-a`: one error per filesystem that could not be mounted.
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
+/// `zfs unmount [-f] -a | NAME | MOUNTPOINT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmountRequest {
+    /// A filesystem, or a mountpoint (an absolute path).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `-a`: every mounted filesystem.
+    #[serde(default)]
+    pub all: bool,
+    /// `-f`: even when busy.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The answer to [`UnmountRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmountResult {
+    /// `-a`: one error per filesystem that could not be unmounted.
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
+/// The answer to a change that mounts or unmounts on the way (create,
+/// clone, rename, rollback, set, inherit): what went wrong mounting after
+/// the change was made, printed as warnings ("filesystem successfully
+/// created, but not mounted"). Older clients read it as an empty answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changed {
+    /// Messages for stderr.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

@@ -7,11 +7,11 @@ use super::{
     RollbackArgs, SetArgs, SnapshotArgs,
 };
 use crate::dsprops;
-use crate::errors::{print_out, CliError, CliResult, EXIT_OK};
+use crate::errors::{print_err, print_out, CliError, CliResult, EXIT_OK};
 use crate::format::nicebytes;
 use crate::protocol::zfs::{
-    CloneRequest, CreateRequest, DestroyRequest, DestroyResult, HoldRequest, InheritRequest,
-    PromoteRequest, RenameRequest, RollbackRequest, SetRequest, SnapshotRequest,
+    Changed, CloneRequest, CreateRequest, DestroyRequest, DestroyResult, HoldRequest,
+    InheritRequest, PromoteRequest, RenameRequest, RollbackRequest, SetRequest, SnapshotRequest,
 };
 use crate::protocol::zpool::{Done, PropSetting};
 use crate::protocol::Request;
@@ -48,6 +48,15 @@ pub fn settings(list: &[String]) -> Result<Vec<PropSetting>, CliError> {
     Ok(out)
 }
 
+/// Prints what went wrong mounting after a change that was made (OpenZFS
+/// carries on: the command still succeeds).
+fn warn(c: &Changed) -> CliResult {
+    for w in &c.warnings {
+        print_err(&format!("{w}\n"));
+    }
+    Ok(EXIT_OK)
+}
+
 /// `zfs create`.
 pub fn create(connect: Connect, a: &CreateArgs, line: &str) -> CliResult {
     let props = settings(&a.props)?;
@@ -56,16 +65,17 @@ pub fn create(connect: Connect, a: &CreateArgs, line: &str) -> CliResult {
             return Err(CliError::Usage(format!("bad volume size '{v}'")));
         }
     }
-    let _: Done = connect()?.call(&Request::ZfsCreate(CreateRequest {
+    let r: Changed = connect()?.call(&Request::ZfsCreate(CreateRequest {
         name: a.name.clone(),
         volsize: a.volsize.clone(),
         volblocksize: a.blocksize.clone(),
         sparse: a.sparse,
         parents: a.parents,
         props,
+        no_mount: a.no_mount,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// What `zfs destroy -v`, `-n` and `-p` print.
@@ -119,12 +129,12 @@ pub fn set(connect: Connect, a: &SetArgs, line: &str) -> CliResult {
         return Err(CliError::Usage("missing dataset name(s)".into()));
     }
     let props = settings(&a.args[..split])?;
-    let _: Done = connect()?.call(&Request::ZfsSet(SetRequest {
+    let r: Changed = connect()?.call(&Request::ZfsSet(SetRequest {
         names: a.args[split..].to_vec(),
         props,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// `zfs inherit`: read-only and non-inheritable properties are refused
@@ -155,13 +165,13 @@ pub fn inherit(connect: Connect, a: &InheritArgs, line: &str) -> CliResult {
     let property = dsprops::lookup(p)
         .map(|d| d.name.to_string())
         .unwrap_or_else(|| p.to_string());
-    let _: Done = connect()?.call(&Request::ZfsInherit(InheritRequest {
+    let r: Changed = connect()?.call(&Request::ZfsInherit(InheritRequest {
         names: a.names.clone(),
         property,
         recursive: a.recursive,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// `zfs snapshot`.
@@ -178,27 +188,27 @@ pub fn snapshot(connect: Connect, a: &SnapshotArgs, line: &str) -> CliResult {
 
 /// `zfs rollback`.
 pub fn rollback(connect: Connect, a: &RollbackArgs, line: &str) -> CliResult {
-    let _: Done = connect()?.call(&Request::ZfsRollback(RollbackRequest {
+    let r: Changed = connect()?.call(&Request::ZfsRollback(RollbackRequest {
         snapshot: a.snapshot.clone(),
         recursive: a.recursive || a.dependents,
         dependents: a.dependents,
         force: a.force,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// `zfs clone`.
 pub fn clone(connect: Connect, a: &CloneArgs, line: &str) -> CliResult {
     let props = settings(&a.props)?;
-    let _: Done = connect()?.call(&Request::ZfsClone(CloneRequest {
+    let r: Changed = connect()?.call(&Request::ZfsClone(CloneRequest {
         snapshot: a.snapshot.clone(),
         name: a.name.clone(),
         parents: a.parents,
         props,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// `zfs promote`.
@@ -222,14 +232,15 @@ pub fn rename(connect: Connect, a: &RenameArgs, line: &str) -> CliResult {
             "source dataset for recursive rename must be a snapshot".into(),
         ));
     }
-    let _: Done = connect()?.call(&Request::ZfsRename(RenameRequest {
+    let r: Changed = connect()?.call(&Request::ZfsRename(RenameRequest {
         old: a.old.clone(),
         new: a.new.clone(),
         parents: a.parents,
         recursive: a.recursive,
+        force: a.force,
         command: line.to_string(),
     }))?;
-    Ok(EXIT_OK)
+    warn(&r)
 }
 
 /// `zfs hold` (`hold` true) and `zfs release`.

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod get;
 pub mod holds;
 pub mod list;
+pub mod mount;
 pub mod sort;
 
 use std::ffi::OsString;
@@ -67,6 +68,11 @@ pub enum Command {
     Holds(HoldsArgs),
     /// Show the objects changed since a snapshot.
     Diff(DiffArgs),
+    /// Mount filesystems, or list the mounted ones.
+    Mount(mount::MountArgs),
+    /// Unmount filesystems.
+    #[command(alias = "umount")]
+    Unmount(mount::UnmountArgs),
 }
 
 /// `zfs create [-p] [-o property=value]... [-V size [-b blocksize] [-s]]
@@ -79,6 +85,9 @@ pub struct CreateArgs {
     /// Set a property of the new dataset.
     #[arg(short = 'o', value_name = "PROPERTY=VALUE")]
     pub props: Vec<String>,
+    /// Do not mount the new filesystem.
+    #[arg(short = 'u')]
+    pub no_mount: bool,
     /// Create a volume of this size.
     #[arg(short = 'V', value_name = "SIZE")]
     pub volsize: Option<String>,
@@ -305,7 +314,7 @@ pub struct RenameArgs {
     /// Rename the snapshot of every descendant too.
     #[arg(short = 'r')]
     pub recursive: bool,
-    /// Unmount by force (accepted; there is nothing to unmount yet).
+    /// Unmount what must be unmounted even when it is busy.
     #[arg(short = 'f')]
     pub force: bool,
     /// The current name.
@@ -416,6 +425,8 @@ pub fn run(cli: &Cli, line: &str) -> CliResult {
         Command::Release(a) => change::hold(connect, a, line, false),
         Command::Holds(a) => holds::run(connect, a),
         Command::Diff(a) => diff::run(connect, a),
+        Command::Mount(a) => mount::mount(connect, a),
+        Command::Unmount(a) => mount::unmount(connect, a),
     }
 }
 

@@ -11,7 +11,6 @@ pub mod offline;
 use std::fs::{File, OpenOptions};
 use std::hash::{DefaultHasher, Hasher};
 use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -99,6 +98,13 @@ pub struct Daemon {
     pub state: PathBuf,
     pub log: PathBuf,
     pub lock_dir: PathBuf,
+    /// Where it mounts filesystems (`--mount-root`): mountpoint=/tank/a
+    /// is mounted at `mnt/tank/a`, never on the host's own /tank.
+    pub mnt: PathBuf,
+    /// Filesystems mount by themselves. Off by default: the dataset tests
+    /// assert the space of filesystems never mounted (mounting writes the
+    /// POSIX layer's first objects), so only the mount tests turn it on.
+    automount: bool,
     extra: Vec<String>,
 }
 
@@ -111,12 +117,30 @@ impl Daemon {
 
     /// As [`Daemon::start`], with more arguments.
     pub fn start_with(root: &Path, name: &str, lock_dir: &Path, extra: &[&str]) -> Daemon {
+        Daemon::start_full(root, name, lock_dir, extra, false)
+    }
+
+    /// As [`Daemon::start`], mounting filesystems as basind does by
+    /// default (under its mount root).
+    pub fn start_mounting(root: &Path, name: &str, lock_dir: &Path) -> Daemon {
+        Daemon::start_full(root, name, lock_dir, &[], true)
+    }
+
+    fn start_full(
+        root: &Path,
+        name: &str,
+        lock_dir: &Path,
+        extra: &[&str],
+        automount: bool,
+    ) -> Daemon {
         let mut d = Daemon {
             child: None,
             socket: root.join(format!("{name}.sock")),
             state: root.join(format!("{name}-state")),
             log: root.join(format!("{name}.log")),
             lock_dir: lock_dir.to_path_buf(),
+            mnt: root.join(format!("{name}-mnt")),
+            automount,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
@@ -136,6 +160,9 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--state-dir")
             .arg(&self.state)
+            .arg("--mount-root")
+            .arg(&self.mnt)
+            .args((!self.automount).then_some("--no-automount"))
             .args(&self.extra)
             .env("BASIN_LOCK_DIR", &self.lock_dir)
             .env_remove("RUST_BACKTRACE")
@@ -146,7 +173,14 @@ impl Daemon {
         let mut child = cmd.spawn().expect("start basind");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if UnixStream::connect(&self.socket).is_ok() {
+            // The socket is bound before the pools are imported and their
+            // filesystems mounted, and a connection is accepted only after:
+            // an answer means the daemon is ready (a bare connect would
+            // not, nor would a stale socket held open by a leftover).
+            let hello = basin_cli::client::Client::connect_to(&self.socket).and_then(|mut c| {
+                c.call::<serde_json::Value>(&basin_cli::protocol::Request::Hello)
+            });
+            if hello.is_ok() {
                 break;
             }
             if let Ok(Some(st)) = child.try_wait() {
@@ -193,6 +227,28 @@ impl Daemon {
         }
     }
 
+    /// The path where the filesystem with mountpoint `mountpoint` is
+    /// mounted by this daemon.
+    pub fn at(&self, mountpoint: &str) -> PathBuf {
+        self.mnt.join(mountpoint.trim_start_matches('/'))
+    }
+
+    /// The mounts of this daemon's mount root, as the kernel lists them:
+    /// (source, mountpoint, fstype).
+    pub fn kernel_mounts(&self) -> Vec<(String, String, String)> {
+        mounts_under(&self.mnt)
+    }
+
+    /// Detaches whatever is still mounted under the mount root (a killed
+    /// daemon's mounts go by themselves, a moment later).
+    fn sweep_mounts(&self) {
+        let mut left = mounts_under(&self.mnt);
+        left.sort_by(|a, b| b.1.cmp(&a.1));
+        for (_, mp, _) in left {
+            let _ = nix::mount::umount2(Path::new(&mp), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+
     /// SIGTERM and wait; returns the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("running");
@@ -221,12 +277,46 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
+        self.sweep_mounts();
         if std::thread::panicking() {
             eprintln!(
                 "--- log of {} ---\n{}",
                 self.socket.display(),
                 self.log_text()
             );
+        }
+    }
+}
+
+/// Every mount at or below `dir`: (source, mountpoint, fstype).
+pub fn mounts_under(dir: &Path) -> Vec<(String, String, String)> {
+    basin_zonefs::mount::mounts()
+        .into_iter()
+        .filter(|(_, mp, _)| Path::new(mp).starts_with(dir))
+        .collect()
+}
+
+/// True when FUSE mounts can be made here (root, /dev/fuse, fusermount3);
+/// otherwise prints why and returns false, or panics under CI=true.
+pub fn fuse_available() -> bool {
+    let why = if !nix::unistd::geteuid().is_root() {
+        Some("not root")
+    } else if !Path::new("/dev/fuse").exists() {
+        Some("no /dev/fuse")
+    } else if !Path::new("/usr/bin/fusermount3").exists() && !Path::new("/bin/fusermount3").exists()
+    {
+        Some("no fusermount3 (fuse3)")
+    } else {
+        None
+    };
+    match why {
+        None => true,
+        Some(w) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("FUSE test cannot run under CI: {w}");
+            }
+            eprintln!("skipping: this test needs root, /dev/fuse and fusermount3 ({w})");
+            false
         }
     }
 }
@@ -288,6 +378,20 @@ impl TestDir {
     /// A daemon with this test's lock dir.
     pub fn daemon(&self, name: &str) -> Daemon {
         Daemon::start(self.root(), name, &self.locks)
+    }
+
+    /// A daemon that mounts filesystems by itself, with this test's lock
+    /// dir.
+    pub fn mounting_daemon(&self, name: &str) -> Daemon {
+        Daemon::start_mounting(self.root(), name, &self.locks)
+    }
+
+    /// A mounting daemon with a pool `tank` on one vdev of `size` bytes.
+    pub fn mounting_daemon_with_pool(&self, name: &str, size: u64) -> Daemon {
+        let v = vdev(&self.vdevs, &format!("{name}-tank"), size);
+        let d = self.mounting_daemon(name);
+        d.zpool(&["create", "tank", s(&v)]).ok();
+        d
     }
 
     /// A daemon with a pool `tank` on one vdev of `size` bytes.

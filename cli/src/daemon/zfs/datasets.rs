@@ -4,13 +4,15 @@ use basin_dmu::dsl::props::parse_size;
 use basin_dmu::dsl::DslState;
 
 use super::errors::{dmu_error, exists, invalid, no_such_dataset};
+use super::mount::{mount_created, ChangeList};
 use super::names::{fs_of, parent_of, pool_of, Want};
 use super::validate::{check_all, new_type};
 use super::{check_name, pool_for, record, type_of, wrong_type};
 use crate::daemon::{Daemon, Imported};
 use crate::dsprops::{FS, VOL};
 use crate::protocol::zfs::{
-    CloneRequest, CreateRequest, DestroyRequest, DestroyResult, PromoteRequest, RenameRequest,
+    Changed, CloneRequest, CreateRequest, DestroyRequest, DestroyResult, PromoteRequest,
+    RenameRequest,
 };
 use crate::protocol::zpool::Done;
 use crate::protocol::{ErrorKind, WireError};
@@ -78,8 +80,24 @@ fn pool_for_new(d: &Daemon, context: &str, name: &str) -> Result<Imported, WireE
     })
 }
 
+/// The ancestors of `name` that do not exist yet, parents first (what
+/// `-p` creates, and then mounts).
+fn missing_ancestors(imp: &Imported, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = parent_of(name);
+    while let Some(p) = cur {
+        if type_of(imp, p).is_some() {
+            break;
+        }
+        out.push(p.to_string());
+        cur = parent_of(p);
+    }
+    out.reverse();
+    out
+}
+
 /// `zfs create`.
-pub fn create(d: &Daemon, req: &CreateRequest) -> Result<Done, WireError> {
+pub fn create(d: &Daemon, req: &CreateRequest) -> Result<Changed, WireError> {
     let context = format!("cannot create '{}'", req.name);
     check_name(&context, &req.name, Want::Dataset)?;
     let imp = pool_for_new(d, &context, &req.name)?;
@@ -138,18 +156,18 @@ pub fn create(d: &Daemon, req: &CreateRequest) -> Result<Done, WireError> {
         }
         Ok(())
     })?;
+    let mut created = missing_ancestors(&imp, &req.name);
     imp.dsl
         .create(&req.name, volsize, &props, req.parents)
         .map_err(|e| dmu_error(&context, &e))?;
-    if !volume {
-        if let Err(e) = d.mounts.mount(&req.name) {
-            return Err(invalid(format!(
-                "filesystem successfully created, but not mounted: {e}"
-            )));
-        }
-    }
     record(&imp, &req.command);
-    Ok(Done {})
+    // Parents made by -p mount even with -u, as in OpenZFS.
+    if !volume && !req.no_mount {
+        created.push(req.name.clone());
+    }
+    Ok(Changed {
+        warnings: mount_created(d, &imp, &created),
+    })
 }
 
 /// The names `zfs destroy NAME@SNAP` would take (with `-r`, the snapshot
@@ -238,32 +256,125 @@ pub fn destroy(d: &Daemon, req: &DestroyRequest) -> Result<DestroyResult, WireEr
     } else {
         vec![req.name.clone()]
     };
-    let mut planned = Vec::new();
-    for t in &targets {
-        planned.extend(run(t, true)?);
-    }
+    let plan = || -> Result<Vec<String>, WireError> {
+        let mut planned = Vec::new();
+        for t in &targets {
+            planned.extend(run(t, true)?);
+        }
+        Ok(planned)
+    };
+    // A mounted filesystem holds its dataset open, and the dataset layer
+    // refuses to destroy a dataset in use ("dataset is busy"): unmount
+    // what the destroy would take (a busy one stops it here), and plan
+    // again; a refusal then mounts everything again.
+    let mut unmounted = ChangeList::default();
+    let planned = match plan() {
+        Ok(p) => p,
+        Err(e) if e.message.ends_with(": dataset is busy") => {
+            unmounted = ChangeList::of(d, &imp, &destroy_scope(&imp, &targets, req.dependents));
+            if unmounted.none_mounted() {
+                return Err(e);
+            }
+            unmounted.prefix(d, &imp, req.force)?;
+            match plan() {
+                Ok(p) => p,
+                Err(e) => {
+                    unmounted.restore(d, &imp);
+                    return Err(e);
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    };
     let reclaim = is_snap.then(|| unique_bytes(&imp, &planned));
     if req.dry_run {
+        unmounted.restore(d, &imp);
         return Ok(DestroyResult {
             destroyed: planned,
             reclaim,
         });
     }
-    if !is_snap {
-        d.mounts
-            .unmount(fs, req.force)
-            .map_err(|e| invalid(e.to_string()))?;
+    // Every filesystem that goes is unmounted first (a busy one stops the
+    // destroy before anything is gone); the snapshots that go are closed
+    // under the .zfs directories that opened them.
+    let filesystems: Vec<String> = planned
+        .iter()
+        .filter(|n| !n.contains('@'))
+        .cloned()
+        .collect();
+    let mut mounted = ChangeList::of(d, &imp, &filesystems);
+    if let Err(e) = mounted.prefix(d, &imp, req.force) {
+        unmounted.restore(d, &imp);
+        return Err(e);
+    }
+    for n in planned.iter().filter(|n| n.contains('@')) {
+        d.mounts.release_snapshots(fs_of(n));
     }
     let mut destroyed = Vec::new();
     for t in &targets {
-        destroyed.extend(run(t, false)?);
+        match run(t, false) {
+            Ok(gone) => destroyed.extend(gone),
+            Err(e) => {
+                mounted.restore(d, &imp);
+                unmounted.restore(d, &imp);
+                return Err(e);
+            }
+        }
     }
+    mounted.remove_old_dirs();
+    unmounted.remove_old_dirs();
     record(&imp, &req.command);
     Ok(DestroyResult { destroyed, reclaim })
 }
 
+/// The filesystems a destroy of `targets` may take: each with everything
+/// below it, and with `dependents` (-R) the clones of their snapshots
+/// (of a snapshot target, its clones) with everything below them.
+fn destroy_scope(imp: &Imported, targets: &[String], dependents: bool) -> Vec<String> {
+    imp.dsl.with_state(|st| {
+        let clones_of = |snap: u64| -> Vec<u64> {
+            st.ds(snap)
+                .map(|s| {
+                    s.clones
+                        .iter()
+                        .filter_map(|c| st.ds(*c).ok().map(|c| c.phys.dir))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut dirs: Vec<u64> = Vec::new();
+        for t in targets {
+            let Ok(id) = st.lookup(t) else { continue };
+            if t.contains('@') {
+                if dependents {
+                    dirs.extend(clones_of(id));
+                }
+            } else if let Ok(ds) = st.ds(id) {
+                dirs.push(ds.phys.dir);
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut i = 0;
+        while i < dirs.len() {
+            let dir = dirs[i];
+            i += 1;
+            if !seen.insert(dir) {
+                continue;
+            }
+            let Ok(dm) = st.dir(dir) else { continue };
+            dirs.extend(dm.children.values().copied());
+            if dependents {
+                for s in st.snapshots_of(dm.phys.head) {
+                    dirs.extend(clones_of(s));
+                }
+            }
+        }
+        seen.into_iter().map(|d| st.dir_name(d)).collect()
+    })
+}
+
 /// `zfs clone`.
-pub fn clone(d: &Daemon, req: &CloneRequest) -> Result<Done, WireError> {
+pub fn clone(d: &Daemon, req: &CloneRequest) -> Result<Changed, WireError> {
     let open = format!("cannot open '{}'", req.snapshot);
     check_name(&open, &req.snapshot, Want::Any)?;
     let imp = pool_for(d, &open, &req.snapshot)?;
@@ -293,6 +404,11 @@ pub fn clone(d: &Daemon, req: &CloneRequest) -> Result<Done, WireError> {
         }
         Ok(())
     })?;
+    let mut created = if req.parents {
+        missing_ancestors(&imp, &req.name)
+    } else {
+        Vec::new()
+    };
     if req.parents {
         if let Some(p) = parent_of(&req.name) {
             if type_of(&imp, p).is_none() {
@@ -305,13 +421,13 @@ pub fn clone(d: &Daemon, req: &CloneRequest) -> Result<Done, WireError> {
     imp.dsl
         .clone_snapshot(&req.snapshot, &req.name, &props)
         .map_err(|e| dmu_error(&context, &e))?;
-    if kind == FS {
-        d.mounts
-            .mount(&req.name)
-            .map_err(|e| invalid(format!("clone successfully created, but not mounted: {e}")))?;
-    }
     record(&imp, &req.command);
-    Ok(Done {})
+    if kind == FS {
+        created.push(req.name.clone());
+    }
+    Ok(Changed {
+        warnings: mount_created(d, &imp, &created),
+    })
 }
 
 /// `zfs promote`.
@@ -323,6 +439,13 @@ pub fn promote(d: &Daemon, req: &PromoteRequest) -> Result<Done, WireError> {
     if ty == "snapshot" {
         return Err(wrong_type(&req.name));
     }
+    // Snapshots move between the clone and its origin: the .zfs
+    // directories of both open them again by their new names.
+    for m in d.mounts.list() {
+        if pool_of(&m.dataset) == pool_of(&req.name) {
+            d.mounts.release_snapshots(&m.dataset);
+        }
+    }
     imp.dsl
         .promote(&req.name)
         .map_err(|e| dmu_error(&context, &e))?;
@@ -331,7 +454,7 @@ pub fn promote(d: &Daemon, req: &PromoteRequest) -> Result<Done, WireError> {
 }
 
 /// `zfs rename`.
-pub fn rename(d: &Daemon, req: &RenameRequest) -> Result<Done, WireError> {
+pub fn rename(d: &Daemon, req: &RenameRequest) -> Result<Changed, WireError> {
     let old = req.old.as_str();
     // `zfs rename tank/a@x @y` names the new snapshot by its short name.
     let new = if req.new.starts_with('@') && old.contains('@') {
@@ -368,19 +491,32 @@ pub fn rename(d: &Daemon, req: &RenameRequest) -> Result<Done, WireError> {
     if type_of(&imp, &new).is_some() {
         return Err(exists(&context));
     }
+    if ty != "snapshot" && !req.parents {
+        imp.dsl.with_state(|st| check_parent(st, &context, &new))?;
+    }
+    if ty != "snapshot" && (new == old || new.starts_with(&format!("{old}/"))) {
+        return Err(invalid(format!(
+            "{context}: New dataset name cannot be a descendant of current dataset name"
+        )));
+    }
+    // The filesystem and everything below it move: unmounted first (a
+    // busy one stops the rename), mounted again at their new places.
+    let mut moving = ChangeList::default();
+    let mut created = Vec::new();
     if ty != "snapshot" {
-        if !req.parents {
-            imp.dsl.with_state(|st| check_parent(st, &context, &new))?;
-        } else if let Some(p) = parent_of(&new) {
-            if type_of(&imp, p).is_none() {
-                imp.dsl
-                    .create(p, None, &[], true)
-                    .map_err(|e| dmu_error(&context, &e))?;
+        moving = ChangeList::gather(d, &imp, old, None);
+        moving.prefix(d, &imp, req.force)?;
+        if req.parents {
+            created = missing_ancestors(&imp, &new);
+            if let Some(p) = parent_of(&new) {
+                if type_of(&imp, p).is_none() {
+                    if let Err(e) = imp.dsl.create(p, None, &[], true) {
+                        moving.restore(d, &imp);
+                        return Err(dmu_error(&context, &e));
+                    }
+                }
             }
         }
-        d.mounts
-            .unmount(old, false)
-            .map_err(|e| invalid(e.to_string()))?;
     }
     let pairs: Vec<(String, String)> = if req.recursive {
         let to = new.split_once('@').map(|x| x.1).unwrap_or_default();
@@ -407,14 +543,21 @@ pub fn rename(d: &Daemon, req: &RenameRequest) -> Result<Done, WireError> {
             )));
         }
     }
-    for (o, n) in &pairs {
-        imp.dsl.rename(o, n).map_err(|e| dmu_error(&context, &e))?;
+    for (o, _) in pairs.iter().filter(|(o, _)| o.contains('@')) {
+        d.mounts.release_snapshots(fs_of(o));
     }
-    if ty == "filesystem" {
-        d.mounts.mount(&new).map_err(|e| invalid(e.to_string()))?;
+    for (o, n) in &pairs {
+        if let Err(e) = imp.dsl.rename(o, n) {
+            moving.restore(d, &imp);
+            return Err(dmu_error(&context, &e));
+        }
     }
     record(&imp, &req.command);
-    Ok(Done {})
+    moving.remove_old_dirs();
+    moving.renamed(old, &new);
+    let mut warnings = mount_created(d, &imp, &created);
+    warnings.extend(moving.postfix(d, &imp, false));
+    Ok(Changed { warnings })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod datasets;
 pub mod diff;
 pub mod errors;
+pub mod mount;
 pub mod names;
 pub mod props;
 pub mod query;

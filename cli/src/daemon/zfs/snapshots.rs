@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use basin_dmu::dsl::DslState;
 
 use super::errors::{dmu_error, exists, invalid, no_such_dataset};
+use super::mount::ChangeList;
 use super::names::{fs_of, pool_of, Want};
 use super::validate::check;
 use super::{check_name, pool_for, record, type_of, wrong_type};
 use crate::daemon::{Daemon, Imported};
 use crate::dsprops::{self, SNAP};
 use crate::protocol::zfs::{
-    Hold, HoldRequest, HoldsRequest, HoldsResult, RollbackRequest, SnapshotHolds, SnapshotRequest,
+    Changed, Hold, HoldRequest, HoldsRequest, HoldsResult, RollbackRequest, SnapshotHolds,
+    SnapshotRequest,
 };
 use crate::protocol::zpool::Done;
 use crate::protocol::{ErrorKind, WireError};
@@ -124,7 +126,7 @@ pub fn snapshot(d: &Daemon, req: &SnapshotRequest) -> Result<Done, WireError> {
 }
 
 /// `zfs rollback`.
-pub fn rollback(d: &Daemon, req: &RollbackRequest) -> Result<Done, WireError> {
+pub fn rollback(d: &Daemon, req: &RollbackRequest) -> Result<Changed, WireError> {
     let snap = req.snapshot.as_str();
     let open = format!("cannot open '{snap}'");
     check_name(&open, snap, Want::Any)?;
@@ -180,30 +182,59 @@ pub fn rollback(d: &Daemon, req: &RollbackRequest) -> Result<Done, WireError> {
             .unwrap_or(0)
     });
     if later > 0 && !req.recursive {
+        // Refused by the dataset layer ("more recent snapshots exist"):
+        // nothing to unmount.
         return imp
             .dsl
             .rollback(snap, false)
-            .map(|_| Done {})
+            .map(|_| Changed::default())
             .map_err(|e| dmu_error(&context, &e));
     }
-    d.mounts
-        .unmount(fs_of(snap), req.force)
-        .map_err(|e| invalid(e.to_string()))?;
+    // The filesystem is replaced under its mount: unmounted first (with
+    // what is mounted below it, and the clones -R destroys), mounted again
+    // after; a busy one stops the rollback before anything changed.
+    let mut touched = ChangeList::gather(d, &imp, fs_of(snap), None);
+    let mut doomed = Vec::new();
     if req.dependents {
         for c in &clones {
-            imp.dsl
-                .destroy(c, true, true, false, false)
-                .map_err(|e| dmu_error(&format!("cannot destroy '{c}'"), &e))?;
+            doomed.extend(imp.dsl.with_state(|st| {
+                let mut names = Vec::new();
+                if let Ok(dir) = st.lookup(c).and_then(|id| st.ds(id).map(|x| x.phys.dir)) {
+                    for d in subtree(st, dir) {
+                        names.push(st.dir_name(d));
+                    }
+                }
+                names
+            }));
         }
     }
-    imp.dsl
-        .rollback(snap, req.recursive)
-        .map_err(|e| dmu_error(&context, &e))?;
-    d.mounts
-        .mount(fs_of(snap))
-        .map_err(|e| invalid(e.to_string()))?;
+    let mut gone = ChangeList::of(d, &imp, &doomed);
+    gone.prefix(d, &imp, req.force)?;
+    if let Err(e) = touched.prefix(d, &imp, req.force) {
+        gone.restore(d, &imp);
+        return Err(e);
+    }
+    let undo = |touched: &mut ChangeList, gone: &mut ChangeList| {
+        gone.restore(d, &imp);
+        touched.restore(d, &imp);
+    };
+    if req.dependents {
+        for c in &clones {
+            if let Err(e) = imp.dsl.destroy(c, true, true, false, false) {
+                undo(&mut touched, &mut gone);
+                return Err(dmu_error(&format!("cannot destroy '{c}'"), &e));
+            }
+        }
+        gone.remove_old_dirs();
+    }
+    if let Err(e) = imp.dsl.rollback(snap, req.recursive) {
+        undo(&mut touched, &mut gone);
+        return Err(dmu_error(&context, &e));
+    }
     record(&imp, &req.command);
-    Ok(Done {})
+    Ok(Changed {
+        warnings: touched.postfix(d, &imp, false),
+    })
 }
 
 /// The snapshots a hold, release or holds request names, by pool: with
