@@ -146,6 +146,13 @@ fn mounting_follows_canmount_mountpoint_and_the_pool() {
     d.zfs(&["unmount", "tank"])
         .fails(1, "pool or dataset is busy");
     assert!(mounted(&d, "tank/p/q") && mounted(&d, "tank"));
+    // Nor is a pool with a busy filesystem exported or destroyed without
+    // -f: it stays imported with every filesystem mounted.
+    let before = listing(&d);
+    d.zpool(&["export", "tank"]).fails(1, &busy);
+    d.zpool(&["destroy", "tank"]).fails(1, &busy);
+    assert_eq!(listing(&d), before);
+    assert_eq!(d.zpool(&["list", "-H", "-o", "name"]).ok(), "tank\n");
     drop(held);
 
     // Unmount by name and by mountpoint; what is not mounted says so.

@@ -146,6 +146,12 @@ pub fn destroy(d: &Daemon, req: &DestroyRequest) -> Result<Done, WireError> {
     let Some(pool) = out.imported().cloned() else {
         return Err(no_such_pool(&req.name));
     };
+    // As OpenZFS: a busy filesystem stops it unless -f; then nothing
+    // changed (what was unmounted is mounted again).
+    if !req.force {
+        crate::daemon::zfs::mount::ChangeList::gather(d, &pool, &req.name, None)
+            .prefix(d, &pool, false)?;
+    }
     if let Some(c) = command(&req.command) {
         pool.pool.log_history(&c, false);
     }
@@ -168,6 +174,12 @@ pub fn export(d: &Daemon, req: &ExportRequest) -> Result<Done, WireError> {
     let Some(pool) = out.imported().cloned() else {
         return Err(no_such_pool(&req.name));
     };
+    // As OpenZFS: a busy filesystem stops it unless -f; then nothing
+    // changed (what was unmounted is mounted again).
+    if !req.force {
+        crate::daemon::zfs::mount::ChangeList::gather(d, &pool, &req.name, None)
+            .prefix(d, &pool, false)?;
+    }
     if let Some(c) = command(&req.command) {
         pool.pool.log_history(&c, false);
     }
