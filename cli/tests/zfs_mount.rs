@@ -329,3 +329,77 @@ fn filesystems_on_a_daemon_without_fuse_are_not_mounted_and_say_why() {
         .fails(1, "cannot mount 'tank/a': ");
     assert_eq!(d.zfs(&["mount"]).ok(), "");
 }
+
+/// Bytes no compressor shrinks, different for every `seed`.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn diff_and_status_name_files_by_their_paths() {
+    if !fuse_available() {
+        return;
+    }
+    let t = TestDir::new();
+    let d = t.mounting_daemon_with_pool("d", 256 * MIB);
+    d.zfs(&["create", "tank/a"]).ok();
+    let a = d.at("/tank/a");
+    fs::create_dir(a.join("dir")).unwrap();
+    write(&a.join("dir/kept"), b"kept\n");
+    write(&a.join("gone"), b"gone\n");
+    d.zfs(&["snapshot", "tank/a@s"]).ok();
+    write(&a.join("dir/new"), b"new\n");
+    fs::remove_file(a.join("gone")).unwrap();
+    let big = noise(7, 256 << 10);
+    write(&a.join("big"), &big);
+    d.zfs(&["unmount", "tank/a"]).ok();
+    d.zfs(&["mount", "tank/a"]).ok();
+
+    // zfs diff names files under the mountpoint, as OpenZFS prints them.
+    let diff = d.zfs(&["diff", "tank/a@s"]).ok().to_string();
+    for want in [
+        "+\t/tank/a/dir/new",
+        "-\t/tank/a/gone",
+        "+\t/tank/a/big",
+        "M\t/tank/a/dir",
+    ] {
+        assert!(diff.lines().any(|l| l == want), "no {want:?} in:\n{diff}");
+    }
+    assert!(!diff.contains("<object"), "{diff}");
+
+    // Rot in the middle of big's second block (one copy on one disk):
+    // reading it fails with EIO, and status -v names the file.
+    d.zpool(&["export", "tank"]).ok();
+    let v = t.vdevs.join("d-tank");
+    let mut disk = fs::read(&v).unwrap();
+    let needle = &big[(128 << 10) + 4096..(128 << 10) + 8192];
+    let at = disk
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("big's second block is on the disk as written");
+    disk[at + 100] ^= 0xff;
+    fs::write(&v, &disk).unwrap();
+    drop(disk);
+    d.zpool(&["import", "-d", s(&t.vdevs), "tank"]).ok();
+    let err = fs::read(a.join("big")).expect_err("a damaged block is never returned");
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert_eq!(fs::read(a.join("dir/kept")).unwrap(), b"kept\n");
+    let st = d.zpool(&["status", "-v", "tank"]).ok().to_string();
+    assert!(
+        st.contains("errors: Permanent errors have been detected in the following files:"),
+        "{st}"
+    );
+    assert!(st.lines().any(|l| l.trim() == "/tank/a/big"), "{st}");
+    // Not mounted, the file is named by dataset and path.
+    d.zfs(&["unmount", "tank/a"]).ok();
+    let st = d.zpool(&["status", "-v", "tank"]).ok().to_string();
+    assert!(st.lines().any(|l| l.trim() == "tank/a:/big"), "{st}");
+}

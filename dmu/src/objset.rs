@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use basin_pool::blkptr::{BLKPTR_SIZE, MAX_COPIES};
-use basin_pool::{AlignedBuf, BlkPtr, ChecksumType, Compression, IoClass, Pool, WriteProps};
+use basin_pool::{
+    AlignedBuf, BlkPtr, ChecksumType, Compression, IoClass, Pool, PoolError, WriteProps,
+};
 use parking_lot::{Mutex, RwLock};
 
 use crate::accounting::BlockAccounting;
@@ -160,6 +162,9 @@ pub struct Objset {
     max_blksz: Mutex<Option<u32>>,
     read_only: bool,
     zil: crate::zil::Zil,
+    /// The dataset this object set belongs to (0: none known), for the
+    /// pool's log of blocks with permanent errors.
+    owner: std::sync::atomic::AtomicU64,
 }
 
 fn zeros(len: usize) -> Arc<AlignedBuf> {
@@ -238,6 +243,7 @@ impl Objset {
             max_blksz: Mutex::new(None),
             read_only,
             zil: crate::zil::Zil::new(),
+            owner: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -713,7 +719,38 @@ impl Objset {
         self.read_obj_block(&o, blkid)
     }
 
+    /// Names the dataset this object set belongs to: blocks of it that
+    /// cannot be read correctly from any copy go to the pool's error log
+    /// (`zpool status -v`).
+    pub fn set_owner(&self, dataset: u64) {
+        self.owner
+            .store(dataset, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Notes a failed read of block `blkid` of object `id` in the pool's
+    /// error log when the data is lost (checksum or I/O on every copy).
+    fn note_lost(&self, id: u64, blkid: u64, e: &DmuError) {
+        let owner = self.owner.load(std::sync::atomic::Ordering::Relaxed);
+        let lost = matches!(
+            e,
+            DmuError::Pool(PoolError::Checksum(_) | PoolError::Unreadable(_))
+        );
+        if owner != 0 && lost {
+            self.pool.note_error(basin_pool::scan::BlockOwner {
+                objset: owner,
+                object: id,
+                level: 0,
+                blkid,
+            });
+        }
+    }
+
     fn read_obj_block(&self, o: &Object, blkid: u64) -> Result<Arc<AlignedBuf>> {
+        self.read_obj_block_inner(o, blkid)
+            .inspect_err(|e| self.note_lost(o.id, blkid, e))
+    }
+
+    fn read_obj_block_inner(&self, o: &Object, blkid: u64) -> Result<Arc<AlignedBuf>> {
         let (src, blksz) = {
             let i = o.inner.lock();
             (Self::source(&i, blkid), i.meta.blksz.max(i.phys.datablksz))

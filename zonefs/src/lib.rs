@@ -6,6 +6,7 @@ pub mod error;
 pub mod fs;
 pub mod fuse;
 pub mod mount;
+pub mod paths;
 pub mod zlog;
 pub mod znode;
 

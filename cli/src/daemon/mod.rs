@@ -32,9 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use basin_dmu::cache::BlockCache;
-use basin_dmu::dsl::diff::{ObjectNumbers, PathResolver};
+use basin_dmu::dsl::diff::PathResolver;
 use basin_pool::import::scan_paths;
 use basin_pool::{ImportOptions, Pool, PoolTunables};
+use basin_zonefs::paths::PosixPaths;
 
 pub use arc::ArcSettings;
 pub use cache::{Cache, CachedPool};
@@ -125,8 +126,8 @@ pub struct Daemon {
     /// Mounts filesystems: [`fusemounts::FuseMounts`] in `basind`,
     /// [`NoMounts`] until [`run`] sets it up.
     pub mounts: Arc<dyn Mounter>,
-    /// Names the objects `zfs diff` reports (the POSIX layer's hook;
-    /// object numbers until then).
+    /// Names the objects `zfs diff` and `zpool status -v` report: their
+    /// paths in the POSIX layer, else their numbers.
     pub paths: Arc<dyn PathResolver + Send + Sync>,
 }
 
@@ -139,7 +140,7 @@ impl Daemon {
             tunables,
             arc,
             mounts: Arc::new(NoMounts),
-            paths: Arc::new(ObjectNumbers),
+            paths: Arc::new(PosixPaths),
         }
     }
 

@@ -80,6 +80,13 @@ pub trait PathResolver {
     /// The name of `object` in `os`, or `None` to fall back to the object
     /// number.
     fn path(&self, os: &Objset, object: u64, side: Side) -> Result<Option<String>>;
+
+    /// True for an object of the layer's own bookkeeping (not a file) that
+    /// a diff leaves out, as OpenZFS leaves out the ZPL's master node and
+    /// delete queue.
+    fn hidden(&self, _os: &Objset, _object: u64) -> bool {
+        false
+    }
 }
 
 /// The resolver used until the POSIX layer exists: no names, so every
@@ -114,6 +121,9 @@ impl Diff {
                 ChangeKind::Removed => (&self.earlier, Side::Earlier),
                 _ => (&self.later, Side::Later),
             };
+            if resolver.hidden(os, c.object) {
+                continue;
+            }
             let name = resolver
                 .path(os, c.object, side)?
                 .unwrap_or_else(|| format!("<object {}>", c.object));

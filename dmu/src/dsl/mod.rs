@@ -541,6 +541,7 @@ impl DslPool {
         let os = Objset::open(self.pool.clone(), self.cache.clone(), name, bp, ty, is_snap)?;
         os.set_policy(policy);
         os.set_max_blksz(recordsize);
+        os.set_owner(id);
         objsets.insert(id, os.clone());
         Ok(os)
     }

@@ -198,7 +198,8 @@ pub fn pool_status(pool: &Pool, error_files: Vec<String>) -> PoolStatus {
 }
 
 /// The files and objects with permanent errors, named as OpenZFS names
-/// them: `pool/fs:/path` where the POSIX layer gives a path, else
+/// them: `/mountpoint/path` for a mounted filesystem's file,
+/// `pool/fs:/path` where it is not mounted, else
 /// `pool/fs:<0x1f>`, `<metadata>:<0x..>` for the pool's and the meta
 /// object set's own blocks, `<0x..>:<0x..>` for a dataset since destroyed.
 pub fn error_files(d: &Daemon, pool: &Pool) -> Vec<String> {
@@ -227,9 +228,22 @@ pub fn error_files(d: &Daemon, pool: &Pool) -> Vec<String> {
                         .as_ref()
                         .and_then(|dsl| dsl.objset(&ds).ok())
                         .and_then(|os| d.paths.path(&os, o.object, Side::Later).ok().flatten());
-                    match path {
-                        Some(p) => format!("{ds}:{p}"),
-                        None => format!("{ds}:<{:#x}>", o.object),
+                    // A mounted filesystem's files print by their full
+                    // path, as OpenZFS prints them.
+                    let mountpoint =
+                        dsl.as_ref()
+                            .filter(|_| d.mounts.is_mounted(&ds))
+                            .and_then(|dsl| {
+                                dsl.with_state(|st| {
+                                    let id = st.lookup(&ds).ok()?;
+                                    let mp = dsl.prop_of(st, id, "mountpoint").ok()?.value;
+                                    mp.starts_with('/').then_some(mp)
+                                })
+                            });
+                    match (path, mountpoint) {
+                        (Some(p), Some(mp)) => format!("{}{p}", mp.trim_end_matches('/')),
+                        (Some(p), None) => format!("{ds}:{p}"),
+                        (None, _) => format!("{ds}:<{:#x}>", o.object),
                     }
                 }
             }
