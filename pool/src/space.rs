@@ -213,14 +213,34 @@ impl SpaceManager {
     }
 
     /// Frees a copy in `txg`; its space is reused after `txg + 2` syncs.
+    ///
+    /// A copy allocated in open context for a later txg (an intent-log
+    /// block) may be freed in an earlier one (its chain destroyed by a
+    /// snapshot or a rollback). Its free then goes to the log of the txg
+    /// that allocated it, after the allocation: replayed in txg order, the
+    /// logs would otherwise free it before allocating it, and that import
+    /// would be refused.
     pub fn free(&self, txg: u64, dva: &Dva) {
-        self.log.lock().entry(txg).or_default().push(SmEntry {
-            kind: EntryKind::Free,
-            vdev: dva.vdev,
-            offset: dva.offset,
-            len: dva.asize as u64,
-            txg,
-        });
+        let txg = {
+            let mut log = self.log.lock();
+            let txg = log
+                .range(txg + 1..)
+                .rev()
+                .find(|(_, l)| {
+                    l.iter().any(|e| {
+                        e.kind == EntryKind::Alloc && e.vdev == dva.vdev && e.offset == dva.offset
+                    })
+                })
+                .map_or(txg, |(t, _)| *t);
+            log.entry(txg).or_default().push(SmEntry {
+                kind: EntryKind::Free,
+                vdev: dva.vdev,
+                offset: dva.offset,
+                len: dva.asize as u64,
+                txg,
+            });
+            txg
+        };
         let mut defer = self.defer.lock();
         if let Some(w) = self.freed_watch.lock().as_mut() {
             w.insert((dva.vdev, dva.offset));
@@ -527,6 +547,23 @@ mod tests {
         assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before);
         m.synced(4).unwrap();
         assert_eq!(m.with_group(d.vdev as usize, |g| g.free()), before + 8192);
+    }
+
+    #[test]
+    fn a_free_before_its_allocation_txg_goes_to_the_allocation_log() {
+        let m = mgr();
+        // Allocated in open context for txg 7, freed in txg 6.
+        let d = m.alloc(7, 1, &|_| 8192, &|_| true).unwrap();
+        m.free(6, &d[0]);
+        assert!(m.take_log(6).is_empty());
+        let log = m.take_log(7);
+        let kinds: Vec<EntryKind> = log.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EntryKind::Alloc, EntryKind::Free]);
+        assert!(log.iter().all(|e| e.txg == 7 && e.offset == d[0].offset));
+        // An ordinary free stays in its own txg.
+        let e = m.alloc(8, 1, &|_| 8192, &|_| true).unwrap();
+        m.free(9, &e[0]);
+        assert_eq!(m.take_log(9).len(), 1);
     }
 
     #[test]

@@ -26,13 +26,24 @@ impl PathResolver for PosixPaths {
         Ok(path_of(os, object))
     }
 
-    fn hidden(&self, _os: &Objset, object: u64) -> bool {
-        object == MASTER_OBJ || object == DELETE_QUEUE_OBJ
+    fn hidden(&self, os: &Objset, object: u64) -> bool {
+        (object == MASTER_OBJ || object == DELETE_QUEUE_OBJ) && is_posix(os)
     }
+}
+
+/// True when `os` holds a POSIX filesystem: its root is a directory.
+fn is_posix(os: &Objset) -> bool {
+    os.bonus(ROOT_OBJ)
+        .ok()
+        .and_then(|b| Znode::decode(&b).ok())
+        .is_some_and(|z| z.is_dir())
 }
 
 /// The path of `object` in `os`, or `None` when it has none.
 pub fn path_of(os: &Objset, object: u64) -> Option<String> {
+    if !is_posix(os) {
+        return None;
+    }
     let mut names: Vec<String> = Vec::new();
     let mut obj = object;
     for _ in 0..MAX_DEPTH {
