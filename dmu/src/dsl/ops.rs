@@ -362,6 +362,17 @@ impl DslPool {
         if dry_run {
             return Ok(names);
         }
+        // As for a snapshot: no intent-log commit may start a chain on a
+        // head while its log is being destroyed with it.
+        let heads: Vec<u64> = plan
+            .iter()
+            .filter_map(|p| match p {
+                Destroy::Head(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let held = self.open_heads(&heads);
+        let _suspended: Vec<_> = held.iter().map(|os| os.zil().suspend()).collect();
         self.run_task(Box::new(move |dsl, st, txg| {
             for step in plan {
                 match step {
@@ -421,12 +432,22 @@ impl DslPool {
                 self.with_state(|s| s.ds_name(head))
             )));
         }
+        // Commits wait while the head's log goes with the rollback.
+        let held = self.open_heads(&[head]);
+        let _suspended: Vec<_> = held.iter().map(|os| os.zil().suspend()).collect();
         self.run_task(Box::new(move |dsl, st, txg| {
             for l in later.into_iter().rev() {
                 destroy_snapshot(dsl, st, txg, l)?;
             }
             rollback_head(dsl, st, txg, head, sid)
         }))
+    }
+
+    /// The open object sets of `heads` (those not open have no log being
+    /// written).
+    fn open_heads(&self, heads: &[u64]) -> Vec<std::sync::Arc<Objset>> {
+        let open = self.objsets.lock();
+        heads.iter().filter_map(|h| open.get(h).cloned()).collect()
     }
 
     /// Clones snapshot `snap` as `new_name`.
