@@ -149,6 +149,37 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// The end of a FUSE peer's teardown: stops its daemon `comm` (PID file
+/// `pid_name` under `work`) within 20 s, detaches what is still mounted
+/// under `base` and removes its vdev file `base/vdev0`. `first_err` is an
+/// error of the steps before; it wins over those of this one.
+pub fn stop_daemon_and_sweep(
+    work: &Path,
+    pid_name: &str,
+    pid: Option<u32>,
+    comm: &str,
+    base: &Path,
+    mut first_err: Option<BenchError>,
+) -> Result<()> {
+    if let Some(pid) = pid {
+        if stop_pid(pid, Some(comm), Duration::from_secs(20)) {
+            remove_pid(work, pid_name);
+        } else {
+            first_err.get_or_insert(BenchError::Other(format!(
+                "{comm} (pid {pid}) does not stop"
+            )));
+        }
+    }
+    for m in mounts_under(base) {
+        let _ = unmount(&m);
+    }
+    let _ = fs::remove_file(base.join("vdev0"));
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Stops a process the suite started: SIGTERM, then SIGKILL after
 /// `grace`; only if its command name is still `comm` (when given).
 /// Returns true when it is gone.

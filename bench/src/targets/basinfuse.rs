@@ -207,29 +207,14 @@ impl Mounted for BasinFuse {
 
     fn teardown(&mut self, _ctx: &Ctx) -> Result<()> {
         let mut first_err = None;
-        if let Some(pid) = self.pid.take() {
-            if cleanup::alive(pid) {
-                if let Err(e) = self.patient("zpool", &["destroy", "-f", POOL]) {
-                    first_err = Some(e);
-                }
-            }
-            // SIGTERM: basind unmounts what is left and closes its pools.
-            if cleanup::stop_pid(pid, Some("basind"), Duration::from_secs(20)) {
-                cleanup::remove_pid(&self.work, PID_NAME);
-            } else {
-                first_err.get_or_insert(BenchError::Other(format!(
-                    "basind (pid {pid}) does not stop"
-                )));
+        let pid = self.pid.take();
+        if pid.is_some_and(cleanup::alive) {
+            if let Err(e) = self.patient("zpool", &["destroy", "-f", POOL]) {
+                first_err = Some(e);
             }
         }
-        for m in cleanup::mounts_under(&self.base) {
-            let _ = cleanup::unmount(&m);
-        }
-        let _ = std::fs::remove_file(self.base.join("vdev0"));
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        // SIGTERM: basind unmounts what is left and closes its pools.
+        cleanup::stop_daemon_and_sweep(&self.work, PID_NAME, pid, "basind", &self.base, first_err)
     }
 
     fn dir(&self) -> PathBuf {

@@ -194,23 +194,8 @@ impl Mounted for ZfsFuse {
                 first_err = Some(e);
             }
         }
-        if let Some(pid) = self.pid.take() {
-            if cleanup::stop_pid(pid, Some("zfs-fuse"), Duration::from_secs(20)) {
-                cleanup::remove_pid(&self.work, PID_NAME);
-            } else {
-                first_err.get_or_insert(BenchError::Other(format!(
-                    "zfs-fuse (pid {pid}) does not stop"
-                )));
-            }
-        }
-        for m in cleanup::mounts_under(&self.base) {
-            let _ = cleanup::unmount(&m);
-        }
-        let _ = std::fs::remove_file(self.base.join("vdev0"));
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let pid = self.pid.take();
+        cleanup::stop_daemon_and_sweep(&self.work, PID_NAME, pid, "zfs-fuse", &self.base, first_err)
     }
 
     fn dir(&self) -> PathBuf {
