@@ -49,7 +49,7 @@ pub fn diff(d: &Daemon, req: &DiffRequest) -> Result<DiffResult, WireError> {
         .map_err(|e| dmu_error(&format!("cannot diff '{from}'"), &e))?;
     // Paths print under the filesystem's mountpoint, as OpenZFS prints
     // them (objects without a path keep their number).
-    let base = mountpoint_of(&imp, fs_of(from));
+    let base = mountpoint_path(&imp.dsl, fs_of(from));
     Ok(DiffResult {
         changes: named
             .into_iter()
@@ -64,17 +64,18 @@ pub fn diff(d: &Daemon, req: &DiffRequest) -> Result<DiffResult, WireError> {
     })
 }
 
-/// The mountpoint of filesystem `name` when it is a path.
-fn mountpoint_of(imp: &crate::daemon::imported::Imported, name: &str) -> Option<String> {
-    imp.dsl.with_state(|st| {
+/// The mountpoint of filesystem `name` when it is a path (not `none` or
+/// `legacy`).
+pub fn mountpoint_path(dsl: &basin_dmu::DslPool, name: &str) -> Option<String> {
+    dsl.with_state(|st| {
         let id = st.lookup(name).ok()?;
-        let mp = imp.dsl.prop_of(st, id, "mountpoint").ok()?.value;
+        let mp = dsl.prop_of(st, id, "mountpoint").ok()?.value;
         mp.starts_with('/').then_some(mp)
     })
 }
 
 /// `path` (from the filesystem's root) under mountpoint `base`.
-fn under(base: &str, path: &str) -> String {
+pub fn under(base: &str, path: &str) -> String {
     match (base.trim_end_matches('/'), path) {
         (b, "/") => format!("{b}/"),
         (b, p) => format!("{b}{p}"),

@@ -230,18 +230,12 @@ pub fn error_files(d: &Daemon, pool: &Pool) -> Vec<String> {
                         .and_then(|os| d.paths.path(&os, o.object, Side::Later).ok().flatten());
                     // A mounted filesystem's files print by their full
                     // path, as OpenZFS prints them.
-                    let mountpoint =
-                        dsl.as_ref()
-                            .filter(|_| d.mounts.is_mounted(&ds))
-                            .and_then(|dsl| {
-                                dsl.with_state(|st| {
-                                    let id = st.lookup(&ds).ok()?;
-                                    let mp = dsl.prop_of(st, id, "mountpoint").ok()?.value;
-                                    mp.starts_with('/').then_some(mp)
-                                })
-                            });
+                    let mountpoint = dsl
+                        .as_ref()
+                        .filter(|_| d.mounts.is_mounted(&ds))
+                        .and_then(|dsl| crate::daemon::zfs::diff::mountpoint_path(dsl, &ds));
                     match (path, mountpoint) {
-                        (Some(p), Some(mp)) => format!("{}{p}", mp.trim_end_matches('/')),
+                        (Some(p), Some(mp)) => crate::daemon::zfs::diff::under(&mp, &p),
                         (Some(p), None) => format!("{ds}:{p}"),
                         (None, _) => format!("{ds}:<{:#x}>", o.object),
                     }
