@@ -145,6 +145,12 @@ enum Source {
 
 struct ObjsetState {
     phys: ObjsetPhys,
+    /// Intent log headers set in open context, by txg, not yet synced:
+    /// each reaches `phys` when its txg syncs, so that a txg syncing
+    /// meanwhile never writes a header that goes with a later txg's
+    /// allocations or frees (a chain destroyed in txg N+1 must still be
+    /// named in txg N, whose space maps still hold its blocks).
+    zil_pending: BTreeMap<u64, ZilHeader>,
     free_ids: BTreeSet<u64>,
     freed_in: BTreeMap<u64, Vec<u64>>,
 }
@@ -234,6 +240,7 @@ impl Objset {
             policy: Mutex::new(WritePolicy::default()),
             state: Mutex::new(ObjsetState {
                 phys,
+                zil_pending: BTreeMap::new(),
                 free_ids: BTreeSet::new(),
                 freed_in: BTreeMap::new(),
             }),
@@ -272,15 +279,42 @@ impl Objset {
         self.state.lock().phys.os_type
     }
 
-    /// The intent log header as of the last sync.
+    /// The intent log header: the newest one set, synced or not.
     pub fn zil_header(&self) -> ZilHeader {
-        self.state.lock().phys.zil
+        let st = self.state.lock();
+        st.zil_pending
+            .values()
+            .next_back()
+            .copied()
+            .unwrap_or(st.phys.zil)
     }
 
-    /// Sets the intent log header written at the next sync.
+    /// The intent log header as txg `txg` writes it: the synced one with
+    /// the changes of txgs up to `txg`.
+    fn zil_header_as_of(&self, txg: u64) -> ZilHeader {
+        let st = self.state.lock();
+        st.zil_pending
+            .range(..=txg)
+            .next_back()
+            .map(|(_, h)| *h)
+            .unwrap_or(st.phys.zil)
+    }
+
+    /// Sets the intent log header that txg `txg` writes.
     pub fn set_zil_header(&self, txg: u64, zil: ZilHeader) {
-        self.state.lock().phys.zil = zil;
+        self.state.lock().zil_pending.insert(txg, zil);
         self.mark_dirty(txg, META_OBJECT);
+    }
+
+    /// In the syncing context of `txg`: the header changes of txgs up to
+    /// `txg` reach the object set's root.
+    fn apply_zil_header(&self, txg: u64) {
+        let mut st = self.state.lock();
+        let later = st.zil_pending.split_off(&(txg + 1));
+        let upto = std::mem::replace(&mut st.zil_pending, later);
+        if let Some((_, h)) = upto.into_iter().next_back() {
+            st.phys.zil = h;
+        }
     }
 
     /// The intent log.
@@ -1164,10 +1198,11 @@ impl Objset {
         // The intent log first: blocks whose records are durable go, and
         // the header follows the chain.
         if !self.read_only {
-            if let Some(h) = self.zil.sync(&self.pool, txg, self.zil_header()) {
+            if let Some(h) = self.zil.sync(&self.pool, txg, self.zil_header_as_of(txg)) {
                 self.set_zil_header(txg, h);
             }
         }
+        self.apply_zil_header(txg);
         let ids: Vec<u64> = match self.dirty.lock().remove(&txg) {
             Some(s) => s.into_iter().filter(|&i| i != META_OBJECT).collect(),
             None => return Ok(None),

@@ -479,3 +479,66 @@ fn a_log_chain_on_raidz_is_replayed_whole() {
     let t = common::TestPool { devs, pool, dsl };
     t.check();
 }
+
+/// Found by the ztest-style stress run: an intent-log header changed in
+/// open context (a chain destroyed by a snapshot in txg N+1, its blocks
+/// freed in N+1) was written by txg N, which was syncing meanwhile: a
+/// crash after N left the chain's blocks allocated with no header naming
+/// them. A header now reaches the disk with its own txg.
+#[test]
+fn a_log_header_change_waits_for_its_txg() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/a", None, &[], false).unwrap();
+    fsync(&t, "tank/a", 1, &pattern(100_000, 1));
+    let os = t.dsl.objset("tank/a").unwrap();
+    let chain = os.zil_header();
+    assert!(!chain.first.is_none());
+    // Txg N is open; the chain is destroyed in N+1 (as a snapshot does
+    // once N closed): its blocks are freed in N+1, so N must still name it.
+    let n = {
+        let id = t.dsl.dataset_id("tank/a").unwrap();
+        let tx = t.dsl.assign(id, 4096, false).unwrap();
+        // The dataset has changes of its own in N: N rewrites its root.
+        os.write(tx.txg(), 1, 0, &pattern(4096, 2)).unwrap();
+        os.zil_destroy(tx.txg() + 1);
+        assert!(os.zil_header().first.is_none(), "the newest header is seen");
+        tx.txg()
+    };
+    t.pool.wait_synced(n).unwrap();
+    drop(os);
+    // A crash now: txg N is the last on disk, and names the chain.
+    t.pool.set_syncer(None);
+    t.pool.crash();
+    let found = basin_pool::import::scan_devices(&t.devs);
+    let pool = basin_pool::Pool::import(
+        &found[0],
+        &basin_pool::ImportOptions {
+            tunables: common::tunables(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(pool.last_synced_txg(), n);
+    let cache = std::sync::Arc::new(basin_dmu::cache::BlockCache::new(64 << 20).unwrap());
+    let dsl = basin_dmu::DslPool::open(pool.clone(), cache).unwrap();
+    let h = dsl.objset("tank/a").unwrap().zil_header();
+    assert!(
+        !h.first.is_none() && h.chain_id == chain.chain_id,
+        "txg {n} still names the chain: {h:?}"
+    );
+    // Mounting would replay the chain (nothing newer than txg N is in
+    // it) and free its blocks: then nothing may be left over.
+    let os = dsl.objset("tank/a").unwrap();
+    let txg = pool.txg().hold_raw();
+    let replayed = os.zil_replay(txg, &mut |_| Ok(())).unwrap();
+    drop(dsl.assign_in(dsl.dataset_id("tank/a").unwrap(), txg));
+    pool.txg().release(txg);
+    assert_eq!(replayed, 0);
+    drop(os);
+    let t = common::TestPool {
+        devs: t.devs,
+        pool,
+        dsl,
+    };
+    t.check();
+}

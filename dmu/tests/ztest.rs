@@ -501,6 +501,16 @@ fn ztest_inspect() {
     .unwrap();
     let imported = pool.last_synced_txg();
     let dsl = DslPool::open(pool.clone(), Arc::new(BlockCache::new(64 << 20).unwrap())).unwrap();
+    for name in dsl.list(None, true, None).unwrap() {
+        if let Ok(os) = dsl.objset(&name) {
+            let h = os.zil_header();
+            if !h.first.is_none() {
+                let (blocks, end) = basin_dmu::zil::walk_chain(dsl.pool(), &h);
+                let seqs: Vec<u64> = blocks.iter().map(|(p, _, _)| p.seq).collect();
+                eprintln!("{name}: log header {h:?}; blocks {seqs:?}, end {end:?}");
+            }
+        }
+    }
     let replayed = intent::replay_all(&dsl).unwrap();
     eprintln!("imported at txg {imported}, {replayed} log records replayed");
     let f = check::read_pool(&dsl).unwrap();
@@ -517,5 +527,83 @@ fn ztest_inspect() {
         }
     }
     eprintln!("{:?}", check::check_log(&entries, &f, imported));
+    if std::env::var("BASIN_ZTEST_TAIL").is_ok() {
+        for e in entries.iter().rev().take(40).rev() {
+            let line = match e {
+                log::Entry::Sync { txg, fss, .. } => format!("sync txg {txg}, {} fss", fss.len()),
+                log::Entry::Snap { name, .. } => format!("snapshot {name}"),
+                log::Entry::Fsync { fs, .. } => format!("fsync {fs}"),
+                other => format!("{other:?}"),
+            };
+            eprintln!("log: {line}");
+        }
+    }
+    describe_leaks(&pool, &dsl);
     pool.crash();
+}
+
+/// For each leak the space check finds, what the leaked space holds: an
+/// intent log block names its chain, sequence and newest txg.
+fn describe_leaks(pool: &Pool, dsl: &DslPool) {
+    let blocks = dsl.all_blocks().unwrap();
+    let c = pool.check_space(&blocks).unwrap();
+    for p in &c.problems {
+        eprintln!("space: {p}");
+        let Some(rest) = p.strip_prefix("leak: ") else {
+            continue;
+        };
+        let addr = rest.split_whitespace().next().unwrap_or_default();
+        let parse = || -> Option<basin_pool::Dva> {
+            let (v, r) = addr.split_once(':')?;
+            let (off, len) = r.split_once('+')?;
+            Some(basin_pool::Dva {
+                vdev: v.parse().ok()?,
+                offset: u64::from_str_radix(off, 16).ok()?,
+                asize: u32::from_str_radix(len, 16).ok()?,
+            })
+        };
+        let Some(dva) = parse() else { continue };
+        match pool.read_raw(&dva, basin_dmu::zil::ZIL_BLOCK, &|_| true) {
+            Ok(b) if &b[0..8] == b"BASINZLB" => eprintln!(
+                "  a log block: chain {:#x}, seq {}, newest txg {}, flags {}",
+                u64::from_le_bytes(b[16..24].try_into().unwrap()),
+                u64::from_le_bytes(b[24..32].try_into().unwrap()),
+                u64::from_le_bytes(b[32..40].try_into().unwrap()),
+                u32::from_le_bytes(b[44..48].try_into().unwrap()),
+            ),
+            Ok(b) => eprintln!("  not a log block: {:02x?}", &b[..32]),
+            Err(e) => eprintln!("  unreadable: {e}"),
+        }
+    }
+    // What the space map logs still say of the leaked ranges.
+    let leaks: Vec<(u32, u64)> = c
+        .problems
+        .iter()
+        .filter_map(|p| {
+            let (v, r) = p.strip_prefix("leak: ")?.split_once(':')?;
+            let off = r.split_once('+')?.0;
+            Some((v.parse().ok()?, u64::from_str_radix(off, 16).ok()?))
+        })
+        .collect();
+    for bp in pool.metadata_blocks().unwrap() {
+        let Ok(b) = pool.read_block(&bp) else {
+            continue;
+        };
+        let Ok((txg, entries)) = basin_pool::spacemap::decode_log(&b) else {
+            continue;
+        };
+        for e in entries {
+            if leaks.iter().any(|&(v, o)| v == e.vdev && o == e.offset) {
+                eprintln!("  space map log of txg {txg}: {e:?}");
+            }
+        }
+    }
+    for name in dsl.list(None, true, None).unwrap() {
+        if let Ok(os) = dsl.objset(&name) {
+            let h = os.zil_header();
+            if !h.first.is_none() {
+                eprintln!("{name}: log header {h:?}");
+            }
+        }
+    }
 }
