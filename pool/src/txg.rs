@@ -117,7 +117,12 @@ impl TxgState {
             *n -= 1;
             if *n == 0 {
                 st.holds.remove(&txg);
-                self.cv.notify_all();
+                // Only the sync thread, quiescing this txg, waits for its
+                // last hold to go: waking everyone on each release costs a
+                // context switch per change.
+                if st.quiescing == Some(txg) {
+                    self.cv.notify_all();
+                }
             }
         }
     }
