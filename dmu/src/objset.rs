@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use basin_pool::blkptr::{BLKPTR_SIZE, MAX_COPIES};
+use basin_pool::zio::BlockData;
 use basin_pool::{
     AlignedBuf, BlkPtr, ChecksumType, Compression, IoClass, Pool, PoolError, WriteProps,
 };
@@ -175,6 +176,26 @@ pub struct Objset {
 
 fn zeros(len: usize) -> Arc<AlignedBuf> {
     Arc::new(AlignedBuf::zeroed(len))
+}
+
+/// The current contents of one block of an object, shared without a copy:
+/// the dirty buffer of an open txg, or the ARC's copy of the block on disk.
+#[derive(Clone)]
+pub enum BlockRef {
+    /// Changed in a txg not yet synced (or zeros).
+    Dirty(Arc<AlignedBuf>),
+    /// As on disk, from the block cache.
+    Cached(Arc<crate::cache::CachedBlock>),
+}
+
+impl std::ops::Deref for BlockRef {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            BlockRef::Dirty(b) => b,
+            BlockRef::Cached(b) => b,
+        }
+    }
 }
 
 fn decode_indirect(b: &[u8]) -> Result<Vec<BlkPtr>> {
@@ -748,7 +769,7 @@ impl Objset {
     }
 
     /// The current contents of block `blkid` of object `id`.
-    pub fn read_block(&self, id: u64, blkid: u64) -> Result<Arc<AlignedBuf>> {
+    pub fn read_block(&self, id: u64, blkid: u64) -> Result<BlockRef> {
         let o = self.object(id)?;
         self.read_obj_block(&o, blkid)
     }
@@ -779,29 +800,61 @@ impl Objset {
         }
     }
 
-    fn read_obj_block(&self, o: &Object, blkid: u64) -> Result<Arc<AlignedBuf>> {
+    fn read_obj_block(&self, o: &Object, blkid: u64) -> Result<BlockRef> {
         self.read_obj_block_inner(o, blkid)
             .inspect_err(|e| self.note_lost(o.id, blkid, e))
     }
 
-    fn read_obj_block_inner(&self, o: &Object, blkid: u64) -> Result<Arc<AlignedBuf>> {
+    fn read_obj_block_inner(&self, o: &Object, blkid: u64) -> Result<BlockRef> {
         let (src, blksz) = {
             let i = o.inner.lock();
             (Self::source(&i, blkid), i.meta.blksz.max(i.phys.datablksz))
         };
         match src {
-            Source::Dirty(b) => Ok(b),
-            Source::Zero => Ok(zeros(blksz as usize)),
+            Source::Dirty(b) => Ok(BlockRef::Dirty(b)),
+            Source::Zero => Ok(BlockRef::Dirty(zeros(blksz as usize))),
             Source::Tree => {
                 let bp = self.find_bp(o, 0, blkid)?;
                 if bp.is_hole() {
                     let len = if bp.lsize > 0 { bp.lsize } else { blksz };
-                    return Ok(zeros(len as usize));
+                    return Ok(BlockRef::Dirty(zeros(len as usize)));
                 }
-                let b = self.cache.read(&self.pool, &bp)?;
-                Ok(Arc::new(AlignedBuf::from_slice_padded(&b, b.len())))
+                Ok(BlockRef::Cached(self.cache.read(&self.pool, &bp)?))
             }
         }
+    }
+
+    /// Calls `f` with the current contents of block `blkid` of object
+    /// `id`, without copying them.
+    pub fn with_block<R>(&self, id: u64, blkid: u64, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let o = self.existing(id)?;
+        let b = self.read_obj_block(&o, blkid)?;
+        Ok(f(&b))
+    }
+
+    /// Changes `data.len()` bytes at `in_blk` of block `blkid` in place when
+    /// the block is already dirty in `txg` and nobody else holds its
+    /// buffer (repeated small writes to one block in a txg then cost no
+    /// copy of the block). False when it is not.
+    fn write_in_place(o: &Object, txg: u64, blkid: u64, in_blk: usize, data: &[u8]) -> bool {
+        let mut i = o.inner.lock();
+        let blksz = i.meta.blksz as usize;
+        let Some(d) = i.dirty.get_mut(&txg) else {
+            return false;
+        };
+        let Some(buf) = d.blocks.get_mut(&blkid).and_then(Arc::get_mut) else {
+            return false;
+        };
+        if buf.len() != blksz || in_blk + data.len() > blksz {
+            return false;
+        }
+        buf[in_blk..in_blk + data.len()].copy_from_slice(data);
+        i.meta.maxblkid = i.meta.maxblkid.max(blkid);
+        let meta = i.meta.clone();
+        if let Some(d) = i.dirty.get_mut(&txg) {
+            d.meta = Some(meta);
+        }
+        true
     }
 
     /// True when block `blkid` of object `id` holds data (written, not a
@@ -857,6 +910,12 @@ impl Objset {
             let blkid = pos / blksz;
             let in_blk = (pos % blksz) as usize;
             let n = (blksz as usize - in_blk).min(data.len() - done);
+            if n < blksz as usize
+                && Self::write_in_place(&o, txg, blkid, in_blk, &data[done..done + n])
+            {
+                done += n;
+                continue;
+            }
             let new = if n == blksz as usize {
                 AlignedBuf::from_slice_padded(&data[done..done + n], n)
             } else {
@@ -1233,14 +1292,16 @@ impl Objset {
                 .map(|m| m.object_type)
                 .unwrap_or(phys.object_type);
             for (&blkid, data) in &d.blocks {
+                // The dirty buffer itself goes to the devices: nobody
+                // changes it any more (a writer in a later txg copies it).
                 writes.push((
-                    AlignedBuf::from_slice_padded(data, data.len()),
+                    BlockData::Shared(data.clone()),
                     self.props(ty, 0, 1, &policy),
                 ));
                 slots.push((j, blkid));
             }
         }
-        let results = self.pool.write_blocks(txg, writes);
+        let results = self.pool.write_blocks_of(txg, writes);
         let mut new_l0: Vec<BTreeMap<u64, BlkPtr>> = vec![BTreeMap::new(); jobs.len()];
         for ((j, blkid), r) in slots.into_iter().zip(results) {
             let bp = r?;
@@ -1278,13 +1339,13 @@ impl Objset {
             .values()
             .map(|b| {
                 (
-                    AlignedBuf::from_slice_padded(b, b.len()),
+                    BlockData::Shared(b.clone()),
                     self.props(ObjectType::DNODE, 0, 1, &policy),
                 )
             })
             .collect();
         let mut l0 = BTreeMap::new();
-        for (blkid, r) in md.blocks.keys().zip(self.pool.write_blocks(txg, writes)) {
+        for (blkid, r) in md.blocks.keys().zip(self.pool.write_blocks_of(txg, writes)) {
             let bp = r?;
             acct.born(&bp, txg);
             l0.insert(*blkid, bp);
@@ -1346,11 +1407,25 @@ impl Objset {
     fn write_dnode(&self, txg: u64, id: u64, phys: &DnodePhys) -> Result<()> {
         let meta = self.object(META_OBJECT)?;
         let blkid = id / DNODES_PER_BLOCK;
+        let off = ((id % DNODES_PER_BLOCK) as usize) * DNODE_SIZE;
+        {
+            // Most dnodes of a txg share their block with others of it.
+            let mut i = meta.inner.lock();
+            if let Some(buf) = i
+                .dirty
+                .get_mut(&txg)
+                .and_then(|d| d.blocks.get_mut(&blkid))
+                .and_then(Arc::get_mut)
+                .filter(|b| b.len() == DNODE_BLOCK as usize)
+            {
+                phys.encode_into(&mut buf[off..off + DNODE_SIZE]);
+                return Ok(());
+            }
+        }
         let cur = self.read_obj_block(&meta, blkid)?;
         let mut b = AlignedBuf::zeroed(DNODE_BLOCK as usize);
         let keep = cur.len().min(DNODE_BLOCK as usize);
         b[..keep].copy_from_slice(&cur[..keep]);
-        let off = ((id % DNODES_PER_BLOCK) as usize) * DNODE_SIZE;
         phys.encode_into(&mut b[off..off + DNODE_SIZE]);
         let mut i = meta.inner.lock();
         i.meta.maxblkid = i.meta.maxblkid.max(blkid);

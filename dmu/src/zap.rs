@@ -86,35 +86,221 @@ fn le64(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().expect("8"))
 }
 
-fn decode_entries(b: &[u8], start: usize, count: usize, what: &'static str) -> Result<Vec<Entry>> {
-    let mut out = Vec::with_capacity(count.min(4096));
+/// One encoded entry of a block, borrowed.
+struct RawEntry<'b> {
+    /// Where it starts and ends in the block.
+    at: usize,
+    end: usize,
+    hash: u64,
+    cd: u16,
+    name: &'b [u8],
+    value: &'b [u8],
+}
+
+impl RawEntry<'_> {
+    fn cookie(&self) -> u64 {
+        ((self.hash >> COOKIE_DROP) << 16) | self.cd as u64
+    }
+}
+
+/// The `count` encoded entries at `start` of `b`, each checked to lie
+/// within the block: an error ends the walk.
+fn raw_entries<'b>(
+    b: &'b [u8],
+    start: usize,
+    count: usize,
+    what: &'static str,
+) -> impl Iterator<Item = Result<RawEntry<'b>>> + 'b {
     let mut o = start;
-    for _ in 0..count {
-        if o + ENTRY_HEADER > b.len() {
-            return Err(DmuError::corrupt(what, "entry beyond the block"));
+    let mut left = count;
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
         }
-        let hash = le64(b, o);
-        let cd = u16::from_le_bytes([b[o + 8], b[o + 9]]);
+        left -= 1;
+        if o + ENTRY_HEADER > b.len() {
+            left = 0;
+            return Some(Err(DmuError::corrupt(what, "entry beyond the block")));
+        }
         let nl = u16::from_le_bytes([b[o + 10], b[o + 11]]) as usize;
         let vl = u16::from_le_bytes([b[o + 12], b[o + 13]]) as usize;
         let end = o + ENTRY_HEADER + nl + vl;
         if nl > MAX_NAME || vl > MAX_VALUE || end > b.len() {
-            return Err(DmuError::corrupt(what, "entry lengths out of bounds"));
+            left = 0;
+            return Some(Err(DmuError::corrupt(what, "entry lengths out of bounds")));
         }
-        let name = b[o + ENTRY_HEADER..o + ENTRY_HEADER + nl].to_vec();
-        let value = b[o + ENTRY_HEADER + nl..end].to_vec();
-        out.push(Entry {
-            hash,
-            cd,
-            name,
-            value,
-        });
+        let e = RawEntry {
+            at: o,
+            end,
+            hash: le64(b, o),
+            cd: u16::from_le_bytes([b[o + 8], b[o + 9]]),
+            name: &b[o + ENTRY_HEADER..o + ENTRY_HEADER + nl],
+            value: &b[o + ENTRY_HEADER + nl..end],
+        };
         o = end;
+        Some(Ok(e))
+    })
+}
+
+fn decode_entries(b: &[u8], start: usize, count: usize, what: &'static str) -> Result<Vec<Entry>> {
+    let mut out = Vec::with_capacity(count.min(4096));
+    for e in raw_entries(b, start, count, what) {
+        let e = e?;
+        out.push(Entry {
+            hash: e.hash,
+            cd: e.cd,
+            name: e.name.to_vec(),
+            value: e.value.to_vec(),
+        });
     }
     if out.windows(2).any(|w| w[0].cookie() >= w[1].cookie()) {
         return Err(DmuError::corrupt(what, "entries out of order"));
     }
     Ok(out)
+}
+
+/// The little-endian `u64` at `o` of a block that may be short (damaged).
+fn get64(b: &[u8], o: usize, what: &'static str) -> Result<u64> {
+    b.get(o..o + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().expect("8")))
+        .ok_or_else(|| DmuError::corrupt(what, "short block"))
+}
+
+/// Finds the entry `name` (of hash `hash`) among the `count` entries at
+/// `start` of `b`, checking their bounds as [`decode_entries`] does, and
+/// copies its value out.
+fn find_entry(
+    b: &[u8],
+    start: usize,
+    count: usize,
+    hash: u64,
+    name: &[u8],
+    what: &'static str,
+) -> Result<Option<Vec<u8>>> {
+    for e in raw_entries(b, start, count, what) {
+        let e = e?;
+        if e.hash == hash && e.name == name {
+            return Ok(Some(e.value.to_vec()));
+        }
+    }
+    Ok(None)
+}
+
+/// The entries of a block after one edit, still encoded.
+struct RawEdit {
+    /// The cookie of the entry added, replaced or removed (None: a removal
+    /// found nothing).
+    cookie: Option<u64>,
+    /// Whether anything changed.
+    changed: bool,
+    /// The entries, encoded, sorted by cookie.
+    entries: Vec<u8>,
+    /// How many there are.
+    count: usize,
+}
+
+/// Inserts, replaces or (with `value` None) removes `name` among the
+/// `count` sorted entries at `start` of `b`, working on their encoded
+/// bytes: unlike decoding every entry, it allocates only the result.
+#[allow(clippy::too_many_arguments)]
+fn edit_raw(
+    b: &[u8],
+    start: usize,
+    count: usize,
+    name: &[u8],
+    value: Option<&[u8]>,
+    replace: bool,
+    what: &'static str,
+) -> Result<RawEdit> {
+    let hash = hash_name(name);
+    let base = hash >> COOKIE_DROP;
+    let mut last = start;
+    let mut prev: Option<u64> = None;
+    let mut found: Option<(usize, usize, u16)> = None;
+    let mut cds_of_base: Vec<u16> = Vec::new();
+    let mut cookies: Vec<(usize, u64)> = Vec::with_capacity(count);
+    for e in raw_entries(b, start, count, what) {
+        let e = e?;
+        let cookie = e.cookie();
+        if prev.is_some_and(|p| p >= cookie) {
+            return Err(DmuError::corrupt(what, "entries out of order"));
+        }
+        prev = Some(cookie);
+        if e.hash == hash && e.name == name {
+            found = Some((e.at, e.end, e.cd));
+        }
+        if e.hash >> COOKIE_DROP == base {
+            cds_of_base.push(e.cd);
+        }
+        cookies.push((e.at, cookie));
+        last = e.end;
+    }
+    let entry = |cd: u16, v: &[u8], out: &mut Vec<u8>| {
+        out.extend_from_slice(&hash.to_le_bytes());
+        out.extend_from_slice(&cd.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name);
+        out.extend_from_slice(v);
+    };
+    let cookie_of = |cd: u16| (base << 16) | cd as u64;
+    let grown = value.map_or(0, |v| ENTRY_HEADER + name.len() + v.len());
+    let mut out = Vec::with_capacity(last - start + grown);
+    match (found, value) {
+        (Some(_), Some(_)) if !replace => {
+            Err(DmuError::Exists(String::from_utf8_lossy(name).into_owned()))
+        }
+        (Some((at, end, cd)), Some(v)) => {
+            out.extend_from_slice(&b[start..at]);
+            entry(cd, v, &mut out);
+            out.extend_from_slice(&b[end..last]);
+            Ok(RawEdit {
+                cookie: Some(cookie_of(cd)),
+                changed: true,
+                entries: out,
+                count,
+            })
+        }
+        (Some((at, end, cd)), None) => {
+            out.extend_from_slice(&b[start..at]);
+            out.extend_from_slice(&b[end..last]);
+            Ok(RawEdit {
+                cookie: Some(cookie_of(cd)),
+                changed: true,
+                entries: out,
+                count: count - 1,
+            })
+        }
+        (None, None) => Ok(RawEdit {
+            cookie: None,
+            changed: false,
+            entries: Vec::new(),
+            count,
+        }),
+        (None, Some(v)) => {
+            let mut cd = 0u16;
+            while cds_of_base.contains(&cd) {
+                cd = cd
+                    .checked_add(1)
+                    .ok_or_else(|| DmuError::TooLarge("too many hash collisions".into()))?;
+            }
+            let c = cookie_of(cd);
+            let at = cookies
+                .iter()
+                .find(|(_, k)| *k > c)
+                .map_or(last, |(at, _)| *at);
+            out.extend_from_slice(&b[start..at]);
+            entry(cd, v, &mut out);
+            out.extend_from_slice(&b[at..last]);
+            Ok(RawEdit {
+                cookie: Some(c),
+                changed: true,
+                entries: out,
+                count: count + 1,
+            })
+        }
+    }
 }
 
 fn encode_entries(entries: &[Entry], out: &mut [u8], start: usize) {
@@ -282,38 +468,98 @@ impl<'a> Zap<'a> {
         Ok(le64(&b, (idx % PTRS_PER_BLOCK) as usize * 8))
     }
 
-    fn leaf_of(&self, h: &FatHeader, block0: &[u8], hash: u64) -> Result<(u64, Leaf)> {
-        let idx = if h.depth == 0 {
-            0
-        } else {
-            hash >> (64 - h.depth as u32)
-        };
-        let blk = self.table_get(h, block0, idx)?;
-        if blk == 0 || blk >= h.next_free {
-            return Err(DmuError::corrupt(
-                "ZAP",
-                format!("table points at block {blk}"),
-            ));
-        }
-        Ok((blk, Leaf::decode(&self.block(blk)?)?))
-    }
-
     /// The value of `name`.
     pub fn lookup(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
         self.os
             .with_lock(self.id, false, || self.lookup_locked(name))?
     }
 
+    /// Looks `name` up in the blocks as they are (the cache's or a dirty
+    /// txg's), copying only the value found: a lookup is on the path of
+    /// every file open, create and stat.
     fn lookup_locked(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
         let hash = hash_name(name);
-        let entries = match self.form()? {
-            Form::Micro(e) => e,
-            Form::Fat(h, b0) => self.leaf_of(&h, &b0, hash)?.1.entries,
+        enum Next {
+            Found(Option<Vec<u8>>),
+            Slot {
+                table_blk: u64,
+                at: usize,
+                next_free: u64,
+            },
+            Leaf {
+                blk: u64,
+                next_free: u64,
+            },
+        }
+        let next = self.os.with_block(self.id, 0, |b| -> Result<Next> {
+            match get64(b, 0, "ZAP")? {
+                0 => Ok(Next::Found(None)),
+                MICRO_MAGIC => {
+                    let count = u32::from_le_bytes(
+                        b.get(8..12)
+                            .ok_or_else(|| DmuError::corrupt("micro ZAP", "short block"))?
+                            .try_into()
+                            .expect("4"),
+                    ) as usize;
+                    find_entry(b, MICRO_HEADER, count, hash, name, "micro ZAP").map(Next::Found)
+                }
+                FAT_MAGIC => {
+                    if b.len() < EMBED_OFF {
+                        return Err(DmuError::corrupt("ZAP header", "short block"));
+                    }
+                    let h = FatHeader::decode(b)?;
+                    let idx = if h.depth == 0 {
+                        0
+                    } else {
+                        hash >> (64 - h.depth as u32)
+                    };
+                    if h.table_start == 0 {
+                        Ok(Next::Leaf {
+                            blk: get64(b, EMBED_OFF + idx as usize * 8, "ZAP header")?,
+                            next_free: h.next_free,
+                        })
+                    } else {
+                        Ok(Next::Slot {
+                            table_blk: h.table_start + idx / PTRS_PER_BLOCK,
+                            at: (idx % PTRS_PER_BLOCK) as usize * 8,
+                            next_free: h.next_free,
+                        })
+                    }
+                }
+                m => Err(DmuError::corrupt("ZAP", format!("bad magic {m:#x}"))),
+            }
+        })??;
+        let (blk, next_free) = match next {
+            Next::Found(v) => return Ok(v),
+            Next::Leaf { blk, next_free } => (blk, next_free),
+            Next::Slot {
+                table_blk,
+                at,
+                next_free,
+            } => (
+                self.os
+                    .with_block(self.id, table_blk, |b| get64(b, at, "ZAP table"))??,
+                next_free,
+            ),
         };
-        Ok(entries
-            .into_iter()
-            .find(|e| e.hash == hash && e.name == name)
-            .map(|e| e.value))
+        if blk == 0 || blk >= next_free {
+            return Err(DmuError::corrupt(
+                "ZAP",
+                format!("table points at block {blk}"),
+            ));
+        }
+        self.os
+            .with_block(self.id, blk, |b| -> Result<Option<Vec<u8>>> {
+                const WHAT: &str = "ZAP leaf";
+                if b.len() < LEAF_HEADER || le64(b, 0) != LEAF_MAGIC {
+                    return Err(DmuError::corrupt(WHAT, "bad magic"));
+                }
+                if b[8] > MAX_DEPTH {
+                    return Err(DmuError::corrupt(WHAT, "prefix too long"));
+                }
+                let count = u16::from_le_bytes([b[24], b[25]]) as usize;
+                find_entry(b, LEAF_HEADER, count, hash, name, WHAT)
+            })?
     }
 
     /// The value of `name` as a little-endian `u64`.
@@ -367,56 +613,6 @@ impl<'a> Zap<'a> {
         })?
     }
 
-    /// Inserts, replaces or (with `value` None) removes in a sorted entry
-    /// list. Returns the entry's cookie, or None when a removal found nothing.
-    fn edit(
-        entries: &mut Vec<Entry>,
-        name: &[u8],
-        value: Option<&[u8]>,
-        replace: bool,
-    ) -> Result<Option<u64>> {
-        let hash = hash_name(name);
-        if let Some(pos) = entries
-            .iter()
-            .position(|e| e.hash == hash && e.name == name)
-        {
-            return match value {
-                Some(_) if !replace => {
-                    Err(DmuError::Exists(String::from_utf8_lossy(name).into_owned()))
-                }
-                Some(v) => {
-                    entries[pos].value = v.to_vec();
-                    Ok(Some(entries[pos].cookie()))
-                }
-                None => {
-                    let c = entries.remove(pos).cookie();
-                    Ok(Some(c))
-                }
-            };
-        }
-        let Some(v) = value else { return Ok(None) };
-        let base = hash >> COOKIE_DROP;
-        let mut cd = 0u16;
-        while entries
-            .iter()
-            .any(|e| e.hash >> COOKIE_DROP == base && e.cd == cd)
-        {
-            cd = cd
-                .checked_add(1)
-                .ok_or_else(|| DmuError::TooLarge("too many hash collisions".into()))?;
-        }
-        let e = Entry {
-            hash,
-            cd,
-            name: name.to_vec(),
-            value: v.to_vec(),
-        };
-        let c = e.cookie();
-        let pos = entries.partition_point(|x| x.cookie() < c);
-        entries.insert(pos, e);
-        Ok(Some(c))
-    }
-
     fn change_locked(
         &self,
         txg: u64,
@@ -424,35 +620,78 @@ impl<'a> Zap<'a> {
         value: Option<&[u8]>,
         replace: bool,
     ) -> Result<Option<u64>> {
-        match self.form()? {
-            Form::Micro(mut entries) => {
-                let r = Self::edit(&mut entries, name, value, replace)?;
-                if MICRO_HEADER + entries_size(&entries) <= ZAP_BLOCK {
+        let mut b0 = self.block(0)?;
+        match le64(&b0, 0) {
+            magic @ (0 | MICRO_MAGIC) => {
+                let count = if magic == 0 {
+                    0
+                } else {
+                    u32::from_le_bytes(b0[8..12].try_into().expect("4")) as usize
+                };
+                let e = edit_raw(&b0, MICRO_HEADER, count, name, value, replace, "micro ZAP")?;
+                if !e.changed {
+                    return Ok(e.cookie);
+                }
+                if MICRO_HEADER + e.entries.len() <= ZAP_BLOCK {
                     let mut b = vec![0u8; ZAP_BLOCK];
                     b[0..8].copy_from_slice(&MICRO_MAGIC.to_le_bytes());
-                    b[8..12].copy_from_slice(&(entries.len() as u32).to_le_bytes());
-                    encode_entries(&entries, &mut b, MICRO_HEADER);
+                    b[8..12].copy_from_slice(&(e.count as u32).to_le_bytes());
+                    b[MICRO_HEADER..MICRO_HEADER + e.entries.len()].copy_from_slice(&e.entries);
                     self.put(txg, 0, &b)?;
                 } else {
+                    let entries = decode_entries(&e.entries, 0, e.count, "micro ZAP")?;
                     self.upgrade(txg, entries)?;
                 }
-                Ok(r)
+                Ok(e.cookie)
             }
-            Form::Fat(mut h, mut b0) => {
+            FAT_MAGIC => {
+                const WHAT: &str = "ZAP leaf";
+                let mut h = FatHeader::decode(&b0)?;
                 let hash = hash_name(name);
-                let (blk, mut leaf) = self.leaf_of(&h, &b0, hash)?;
-                let before = leaf.entries.len();
-                let r = Self::edit(&mut leaf.entries, name, value, replace)?;
-                h.entries = h.entries + leaf.entries.len() as u64 - before as u64;
-                if leaf.fits() {
-                    self.put(txg, blk, &leaf.encode())?;
+                let idx = if h.depth == 0 {
+                    0
+                } else {
+                    hash >> (64 - h.depth as u32)
+                };
+                let blk = self.table_get(&h, &b0, idx)?;
+                if blk == 0 || blk >= h.next_free {
+                    return Err(DmuError::corrupt(
+                        "ZAP",
+                        format!("table points at block {blk}"),
+                    ));
+                }
+                let lb = self.block(blk)?;
+                if le64(&lb, 0) != LEAF_MAGIC {
+                    return Err(DmuError::corrupt(WHAT, "bad magic"));
+                }
+                if lb[8] > MAX_DEPTH {
+                    return Err(DmuError::corrupt(WHAT, "prefix too long"));
+                }
+                let count = u16::from_le_bytes([lb[24], lb[25]]) as usize;
+                let e = edit_raw(&lb, LEAF_HEADER, count, name, value, replace, WHAT)?;
+                if !e.changed {
+                    return Ok(e.cookie);
+                }
+                h.entries = h.entries + e.count as u64 - count as u64;
+                if LEAF_HEADER + e.entries.len() <= ZAP_BLOCK {
+                    let mut nb = vec![0u8; ZAP_BLOCK];
+                    nb[..LEAF_HEADER].copy_from_slice(&lb[..LEAF_HEADER]);
+                    nb[24..26].copy_from_slice(&(e.count as u16).to_le_bytes());
+                    nb[LEAF_HEADER..LEAF_HEADER + e.entries.len()].copy_from_slice(&e.entries);
+                    self.put(txg, blk, &nb)?;
                     h.write_into(&mut b0);
                     self.put(txg, 0, &b0)?;
                 } else {
+                    let leaf = Leaf {
+                        prefix_len: lb[8],
+                        prefix: le64(&lb, 16),
+                        entries: decode_entries(&e.entries, 0, e.count, WHAT)?,
+                    };
                     self.split(txg, h, b0, blk, leaf)?;
                 }
-                Ok(r)
+                Ok(e.cookie)
             }
+            m => Err(DmuError::corrupt("ZAP", format!("bad magic {m:#x}"))),
         }
     }
 

@@ -390,6 +390,22 @@ impl Pool {
         txg: u64,
         blocks: Vec<(AlignedBuf, WriteProps)>,
     ) -> Vec<Result<BlkPtr>> {
+        self.write_blocks_of(
+            txg,
+            blocks
+                .into_iter()
+                .map(|(b, p)| (crate::zio::BlockData::Owned(b), p))
+                .collect(),
+        )
+    }
+
+    /// Writes many blocks in parallel on the worker threads; each may be
+    /// shared with the caller, who must not change it any more.
+    pub fn write_blocks_of(
+        &self,
+        txg: u64,
+        blocks: Vec<(crate::zio::BlockData, WriteProps)>,
+    ) -> Vec<Result<BlkPtr>> {
         if let Err(e) = self.check_writable() {
             let msg = e.to_string();
             return blocks

@@ -323,7 +323,7 @@ fn condense(pool: &Pool, txg: u64, index: &mut spacemap::SmIndex) -> Result<Vec<
         .iter()
         .map(|(_, _, b)| {
             (
-                AlignedBuf::from_slice_padded(b, b.len()),
+                crate::zio::BlockData::Owned(AlignedBuf::from_slice_padded(b, b.len())),
                 WriteProps {
                     compression: crate::compress::Compression::Lz4,
                     ..meta_props(BlockType::SPACE_MAP_CHECKPOINT)

@@ -144,10 +144,43 @@ impl InflightWrites {
     }
 }
 
+/// The bytes of a block to write: a buffer handed over, or one shared with
+/// the layer above (its dirty copy of the block, which it no longer
+/// changes), so that writing it costs no copy.
+pub enum BlockData {
+    /// Handed over.
+    Owned(AlignedBuf),
+    /// Shared: read only, here as in the layer above.
+    Shared(Arc<AlignedBuf>),
+}
+
+impl std::ops::Deref for BlockData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            BlockData::Owned(b) => b,
+            BlockData::Shared(b) => b,
+        }
+    }
+}
+
+impl BlockData {
+    /// The buffer the devices write: the block's first `used` bytes,
+    /// zero-padded to `len`. A shared buffer that is already that long
+    /// goes as it is.
+    fn into_padded(self, used: usize, len: usize) -> Arc<AlignedBuf> {
+        match self {
+            BlockData::Owned(b) => Arc::new(padded(b, used, len)),
+            BlockData::Shared(b) if b.len() == len && used == len => b,
+            BlockData::Shared(b) => Arc::new(AlignedBuf::from_slice_padded(&b[..used], len)),
+        }
+    }
+}
+
 /// A block compressed and checksummed, ready to allocate and write.
 pub(crate) struct Prepared {
     /// The stored form: its first `psize` bytes.
-    stored: AlignedBuf,
+    stored: BlockData,
     lsize: usize,
     psize: usize,
     compression: Compression,
@@ -156,7 +189,7 @@ pub(crate) struct Prepared {
 
 /// The CPU work of writing a block: checks its size, compresses it when
 /// that pays, checksums the stored form.
-fn prepare(data: AlignedBuf, props: &WriteProps) -> Result<Prepared> {
+fn prepare(data: BlockData, props: &WriteProps) -> Result<Prepared> {
     let lsize = data.len();
     if lsize == 0 || lsize as u64 > MAX_BLOCK_SIZE as u64 || !lsize.is_multiple_of(512) {
         return Err(PoolError::Unsupported(format!(
@@ -166,7 +199,7 @@ fn prepare(data: AlignedBuf, props: &WriteProps) -> Result<Prepared> {
     let (stored, psize, compression) = match compress::compress_block(props.compression, &data) {
         Some((c, n)) => {
             drop(data);
-            (c, n, Compression::Lz4)
+            (BlockData::Owned(c), n, Compression::Lz4)
         }
         None => (data, lsize, Compression::Off),
     };
@@ -222,7 +255,7 @@ impl PoolInner {
         props: &WriteProps,
         io: &Arc<TxgIo>,
     ) -> Result<BlkPtr> {
-        let p = prepare(data, props)?;
+        let p = prepare(BlockData::Owned(data), props)?;
         self.issue(txg, p, props, io)
     }
 
@@ -266,7 +299,7 @@ impl PoolInner {
             bp.dva[i] = *d;
         }
         let max_asize = dvas.iter().map(|d| d.asize as usize).max().unwrap_or(psize);
-        let shared = Arc::new(padded(stored, psize, max_asize));
+        let shared = stored.into_padded(psize, max_asize);
         // One completion for the block: Ok when every copy landed somewhere.
         let left = Arc::new(Mutex::new((dvas.len(), None::<String>)));
         for d in &dvas {
@@ -334,7 +367,7 @@ impl PoolInner {
     pub(crate) fn write_blocks(
         self: &Arc<Self>,
         txg: u64,
-        blocks: Vec<(AlignedBuf, WriteProps)>,
+        blocks: Vec<(BlockData, WriteProps)>,
     ) -> Vec<Result<BlkPtr>> {
         let prepared = self.workers.map(blocks, |(data, props)| {
             prepare(data, &props).map(|p| (p, props))
