@@ -608,7 +608,10 @@ impl Filesystem for FuseFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok()
+        // Nothing to do at close: writes are in the DMU as they arrive and
+        // locks are the kernel's. ENOSYS tells the kernel so, once: it
+        // stops sending FLUSH, a round trip saved on every close.
+        reply.error(Errno::ENOSYS)
     }
 
     fn fsync(
