@@ -49,8 +49,8 @@ pub struct Job {
     pub time_based: bool,
     /// Buffered or direct.
     pub style: Style,
-    /// fsync after every write.
-    pub fsync_each: bool,
+    /// fsync after every this many writes (`--fsync=N`); 0: none.
+    pub fsync_every: u32,
     /// fsync once at the end (counted in the job's time).
     pub end_fsync: bool,
     /// Content of the writes.
@@ -70,7 +70,7 @@ impl Job {
             runtime: None,
             time_based: false,
             style: Style::Buffered,
-            fsync_each: false,
+            fsync_every: 0,
             end_fsync: rw.contains("write"),
             data: Data::Incompressible,
         }
@@ -111,8 +111,8 @@ impl Job {
         if self.time_based {
             a.push("--time_based=1".into());
         }
-        if self.fsync_each {
-            a.push("--fsync=1".into());
+        if self.fsync_every > 0 {
+            a.push(format!("--fsync={}", self.fsync_every));
         }
         if self.end_fsync {
             a.push("--end_fsync=1".into());
@@ -245,7 +245,20 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("--end_fsync=1"), "{a}");
+        assert!(!a.contains("--fsync="), "{a}");
         let r = Job::new("r", Path::new("/x/f"), "read", 1 << 20, 1 << 30);
         assert!(!r.args().join(" ").contains("end_fsync"));
+    }
+
+    #[test]
+    fn fsync_every_n_writes() {
+        let mut j = Job::new("s", Path::new("/x/f"), "randwrite", 4096, 1 << 30);
+        j.fsync_every = 1;
+        let a = j.args();
+        assert!(a.iter().any(|x| x == "--fsync=1"), "{a:?}");
+        j.fsync_every = 32;
+        let a = j.args();
+        assert!(a.iter().any(|x| x == "--fsync=32"), "{a:?}");
+        assert!(!a.iter().any(|x| x == "--fsync=1"), "{a:?}");
     }
 }

@@ -135,10 +135,25 @@ pub fn run<M: Mounted + ?Sized>(t: &mut M, ctx: &Ctx) -> Result<Cells> {
         let mut j = job("rand-write-fsync", &seq, "randwrite", KIB4, s, style);
         j.runtime = Some(mode.fsync_runtime);
         j.time_based = true;
-        j.fsync_each = true;
+        j.fsync_every = 1;
         j.end_fsync = false;
         Ok(j.run()?.iops())
     })?;
+    each(
+        &mut cells,
+        t,
+        Workload::RandWriteFsync32,
+        runs,
+        None,
+        |_| {
+            let mut j = job("rand-write-fsync32", &seq, "randwrite", KIB4, s, style);
+            j.runtime = Some(mode.fsync_runtime);
+            j.time_based = true;
+            j.fsync_every = 32;
+            j.end_fsync = false;
+            Ok(j.run()?.iops())
+        },
+    )?;
     remove(&seq);
 
     small_files(&mut cells, t, ctx)?;

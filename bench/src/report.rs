@@ -215,7 +215,7 @@ impl Report {
             ),
             "Cold cache: dirty data written back and the kernel's caches dropped; zfs-fuse is also exported and imported (its ARC), Basin exported and imported (its ARC; its vdev is O_DIRECT).".into(),
             format!(
-                "Random reads run {} s on the sequential file after the caches were made cold; random writes write {} (at most {} s) then fsync; fsync'ed writes run {} s.",
+                "Random reads run {} s on the sequential file after the caches were made cold; random writes write {} (at most {} s) then fsync; fsync'ed writes (`--fsync=1`: after each write, `--fsync=32`: after every 32) run {} s.",
                 mode.rand_runtime.as_secs(),
                 size(mode.rand_write_bytes),
                 mode.rand_write_max.as_secs(),

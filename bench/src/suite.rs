@@ -151,6 +151,136 @@ fn ceiling_goal(rows: &[TargetRow], mode: &Mode) -> Option<Goal> {
     })
 }
 
+/// The median of workload `w` in the row named `name`, when measured.
+fn figure(rows: &[TargetRow], name: &str, w: Workload) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.name == name)?
+        .cells
+        .get(&w)
+        .and_then(Cell::value)
+}
+
+/// The same, when it can divide: measured, finite and above zero.
+fn divisor(rows: &[TargetRow], name: &str, w: Workload) -> Option<f64> {
+    figure(rows, name, w).filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// Issue 5: basin-fuse's sequential throughput of `w` (1 MiB blocks)
+/// against the FUSE ceiling (memfs), with ext4's for scale when it has a
+/// figure.
+fn fuse_ceiling_goal(rows: &[TargetRow], mode: &Mode, w: Workload, what: &str) -> Option<Goal> {
+    let b = figure(rows, "basin-fuse", w)?;
+    let m = divisor(rows, "memfs", w)?;
+    let ratio = b / m;
+    let mut value = format!("{ratio:.2}x memfs (basin-fuse {b:.0} MB/s, memfs {m:.0} MB/s)");
+    let mut detail = format!(
+        "basin-fuse's `{id}` median over memfs' `{id}` median: memfs answers every FUSE request from memory, so no FUSE filesystem on this machine can be faster",
+        id = w.id()
+    );
+    match divisor(rows, "ext4", w) {
+        Some(e) => {
+            value.push_str(&format!("; {:.2}x ext4 ({e:.0} MB/s)", b / e));
+            detail.push_str(&format!(
+                "; the ratio to ext4 is basin-fuse's over ext4's `{}` median, for scale (not judged)",
+                w.id()
+            ));
+        }
+        None => detail.push_str("; ext4 had no figure to compare with"),
+    }
+    Some(Goal {
+        issue: 5,
+        what: what.into(),
+        value,
+        goal: ">= 0.9".into(),
+        met: mode.is_full().then_some(ratio >= 0.9),
+        detail,
+    })
+}
+
+/// Issue 5: basin-fuse's 4 KiB random writes with an fsync every 32
+/// against ext4's.
+fn fsync32_goal(rows: &[TargetRow], mode: &Mode) -> Option<Goal> {
+    let w = Workload::RandWriteFsync32;
+    let b = figure(rows, "basin-fuse", w)?;
+    let e = divisor(rows, "ext4", w)?;
+    let ratio = b / e;
+    Some(Goal {
+        issue: 5,
+        what: "4 KiB random writes, fsync every 32, against ext4".into(),
+        value: format!("{ratio:.2}x ext4 (basin-fuse {b:.0} IOPS, ext4 {e:.0} IOPS)"),
+        goal: ">= 1.0".into(),
+        met: mode.is_full().then_some(ratio >= 1.0),
+        detail: format!(
+            "basin-fuse's `{id}` median over ext4's `{id}` median: the same fio job (`--rw=randwrite --bs=4096 --fsync=32`, time-based) on both",
+            id = w.id()
+        ),
+    })
+}
+
+/// Issue 5: basin-fuse's small-file workload `w` within 2x of ext4 and
+/// faster than zfs-fuse.
+fn small_file_goal(rows: &[TargetRow], mode: &Mode, w: Workload, what: &str) -> Option<Goal> {
+    let b = figure(rows, "basin-fuse", w)?;
+    let e = divisor(rows, "ext4", w)?;
+    let z = divisor(rows, "zfs-fuse", w)?;
+    Some(Goal {
+        issue: 5,
+        what: what.into(),
+        value: format!(
+            "basin-fuse {b:.0} files/s: {:.2}x ext4 ({e:.0}), {:.2}x zfs-fuse ({z:.0})",
+            b / e,
+            b / z
+        ),
+        goal: "within 2x of ext4 and faster than zfs-fuse".into(),
+        met: mode.is_full().then_some(b >= e / 2.0 && b > z),
+        detail: format!(
+            "the `{id}` medians in files/s; met when basin-fuse's is at least half of ext4's and above zfs-fuse's",
+            id = w.id()
+        ),
+    })
+}
+
+/// Issue 5's figures, from the measured rows; a figure some row it needs
+/// has no value for is left out.
+fn issue5_goals(rows: &[TargetRow], mode: &Mode) -> Vec<Goal> {
+    [
+        fuse_ceiling_goal(
+            rows,
+            mode,
+            Workload::SeqWrite,
+            "seq write 1 MiB through FUSE against the FUSE ceiling",
+        ),
+        fuse_ceiling_goal(
+            rows,
+            mode,
+            Workload::SeqReadCold,
+            "seq read 1 MiB (cold) through FUSE against the FUSE ceiling",
+        ),
+        fsync32_goal(rows, mode),
+        small_file_goal(
+            rows,
+            mode,
+            Workload::FileCreate,
+            "file create against ext4 and zfs-fuse",
+        ),
+        small_file_goal(
+            rows,
+            mode,
+            Workload::FileStat,
+            "file stat (cold cache) against ext4 and zfs-fuse",
+        ),
+        small_file_goal(
+            rows,
+            mode,
+            Workload::FileDelete,
+            "file delete against ext4 and zfs-fuse",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Runs the suite; returns the report and where it was written.
 pub fn run(opts: &Options) -> Result<(Report, PathBuf)> {
     preflight(opts)?;
@@ -199,6 +329,7 @@ pub fn run(opts: &Options) -> Result<(Report, PathBuf)> {
         });
     }
     goals.extend(ceiling_goal(&rows, &opts.mode));
+    goals.extend(issue5_goals(&rows, &opts.mode));
     if !opts.no_figures {
         for (sub, what) in FIGURES {
             cleanup::check_interrupted()?;
@@ -270,4 +401,205 @@ pub fn publish(report: &Report, repo: &Path, out: &Path) -> Result<()> {
         context: format!("writing {}", p.display()),
         source: e,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, cells: &[(Workload, f64)]) -> TargetRow {
+        TargetRow {
+            name: name.into(),
+            description: format!("{name} set-up"),
+            basin: name.starts_with("basin"),
+            cells: cells
+                .iter()
+                .map(|(w, v)| (*w, Cell::measured(vec![*v], None)))
+                .collect(),
+        }
+    }
+
+    /// Figures that meet every issue 5 goal.
+    fn good_rows() -> Vec<TargetRow> {
+        vec![
+            row(
+                "basin-fuse",
+                &[
+                    (Workload::SeqWrite, 950.0),
+                    (Workload::SeqReadCold, 1800.0),
+                    (Workload::RandWriteFsync32, 6000.0),
+                    (Workload::FileCreate, 6000.0),
+                    (Workload::FileStat, 50_000.0),
+                    (Workload::FileDelete, 9000.0),
+                ],
+            ),
+            row(
+                "memfs",
+                &[
+                    (Workload::SeqWrite, 1000.0),
+                    (Workload::SeqReadCold, 2000.0),
+                ],
+            ),
+            row(
+                "ext4",
+                &[
+                    (Workload::SeqWrite, 500.0),
+                    (Workload::SeqReadCold, 900.0),
+                    (Workload::RandWriteFsync32, 5000.0),
+                    (Workload::FileCreate, 12_000.0),
+                    (Workload::FileStat, 60_000.0),
+                    (Workload::FileDelete, 10_000.0),
+                ],
+            ),
+            row(
+                "zfs-fuse",
+                &[
+                    (Workload::FileCreate, 3000.0),
+                    (Workload::FileStat, 20_000.0),
+                    (Workload::FileDelete, 4000.0),
+                ],
+            ),
+        ]
+    }
+
+    fn set(rows: &mut [TargetRow], name: &str, w: Workload, c: Cell) {
+        let r = rows.iter_mut().find(|r| r.name == name).unwrap();
+        r.cells.insert(w, c);
+    }
+
+    fn find<'a>(goals: &'a [Goal], what: &str) -> Option<&'a Goal> {
+        goals.iter().find(|g| g.what.starts_with(what))
+    }
+
+    #[test]
+    fn issue5_goals_met() {
+        let g = issue5_goals(&good_rows(), &Mode::full());
+        assert_eq!(g.len(), 6, "{g:#?}");
+        for x in &g {
+            assert_eq!(x.issue, 5);
+            assert_eq!(x.met, Some(true), "{x:#?}");
+            assert!(!x.detail.is_empty());
+        }
+        let w = find(&g, "seq write 1 MiB through FUSE").unwrap();
+        assert_eq!(
+            w.value,
+            "0.95x memfs (basin-fuse 950 MB/s, memfs 1000 MB/s); 1.90x ext4 (500 MB/s)"
+        );
+        assert_eq!(w.goal, ">= 0.9");
+        let r = find(&g, "seq read 1 MiB (cold)").unwrap();
+        assert!(r.value.starts_with("0.90x memfs") && r.value.contains("2.00x ext4"));
+        let f = find(&g, "4 KiB random writes, fsync every 32").unwrap();
+        assert_eq!(f.value, "1.20x ext4 (basin-fuse 6000 IOPS, ext4 5000 IOPS)");
+        assert_eq!(f.goal, ">= 1.0");
+        // Exactly half of ext4 is within 2x.
+        let c = find(&g, "file create").unwrap();
+        assert_eq!(
+            c.value,
+            "basin-fuse 6000 files/s: 0.50x ext4 (12000), 2.00x zfs-fuse (3000)"
+        );
+        assert_eq!(c.goal, "within 2x of ext4 and faster than zfs-fuse");
+        assert!(find(&g, "file stat").is_some() && find(&g, "file delete").is_some());
+    }
+
+    #[test]
+    fn issue5_goals_not_met() {
+        let mut rows = good_rows();
+        set(
+            &mut rows,
+            "basin-fuse",
+            Workload::SeqWrite,
+            Cell::measured(vec![899.0], None),
+        );
+        set(
+            &mut rows,
+            "basin-fuse",
+            Workload::RandWriteFsync32,
+            Cell::measured(vec![4999.0], None),
+        );
+        // Too slow against ext4, though faster than zfs-fuse.
+        set(
+            &mut rows,
+            "basin-fuse",
+            Workload::FileCreate,
+            Cell::measured(vec![5999.0], None),
+        );
+        // Within 2x of ext4, but not faster than zfs-fuse.
+        set(
+            &mut rows,
+            "zfs-fuse",
+            Workload::FileStat,
+            Cell::measured(vec![50_000.0], None),
+        );
+        let g = issue5_goals(&rows, &Mode::full());
+        assert_eq!(g.len(), 6);
+        let met = |what| find(&g, what).unwrap().met;
+        assert_eq!(met("seq write 1 MiB through FUSE"), Some(false));
+        assert_eq!(met("seq read 1 MiB (cold)"), Some(true));
+        assert_eq!(met("4 KiB random writes, fsync every 32"), Some(false));
+        assert_eq!(met("file create"), Some(false));
+        assert_eq!(met("file stat"), Some(false));
+        assert_eq!(met("file delete"), Some(true));
+    }
+
+    #[test]
+    fn issue5_goals_are_not_judged_in_quick_mode() {
+        let g = issue5_goals(&good_rows(), &Mode::quick());
+        assert_eq!(g.len(), 6);
+        assert!(g.iter().all(|x| x.met.is_none()), "{g:#?}");
+    }
+
+    #[test]
+    fn issue5_goals_leave_out_what_has_no_figure() {
+        // No row at all.
+        assert!(issue5_goals(&[], &Mode::full()).is_empty());
+
+        let mut rows = good_rows();
+        // memfs pending: no ceiling rows.
+        set(
+            &mut rows,
+            "memfs",
+            Workload::SeqWrite,
+            Cell::pending("not yet"),
+        );
+        // basin-fuse failed: no fsync row.
+        set(
+            &mut rows,
+            "basin-fuse",
+            Workload::RandWriteFsync32,
+            Cell::Failed { why: "boom".into() },
+        );
+        // zfs-fuse skipped: no stat row; ext4 n/a: no delete row.
+        set(
+            &mut rows,
+            "zfs-fuse",
+            Workload::FileStat,
+            Cell::Skipped {
+                why: "--skip".into(),
+            },
+        );
+        set(&mut rows, "ext4", Workload::FileDelete, Cell::na("n/a"));
+        let g = issue5_goals(&rows, &Mode::full());
+        let names: Vec<&str> = g.iter().map(|x| x.what.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "seq read 1 MiB (cold) through FUSE against the FUSE ceiling",
+                "file create against ext4 and zfs-fuse",
+            ]
+        );
+
+        // ext4 is only for scale in the ceiling rows: without it the row
+        // stays, judged on memfs alone.
+        let mut rows = good_rows();
+        rows.retain(|r| r.name != "ext4");
+        let g = issue5_goals(&rows, &Mode::full());
+        assert_eq!(g.len(), 2, "{g:#?}");
+        let w = find(&g, "seq write 1 MiB through FUSE").unwrap();
+        assert_eq!(
+            w.value,
+            "0.95x memfs (basin-fuse 950 MB/s, memfs 1000 MB/s)"
+        );
+        assert!(w.detail.contains("ext4 had no figure"));
+        assert_eq!(w.met, Some(true));
+    }
 }

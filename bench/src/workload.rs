@@ -28,6 +28,8 @@ pub enum Workload {
     RandWrite,
     /// 4 KiB random writes, each followed by fsync.
     RandWriteFsync,
+    /// 4 KiB random writes, with an fsync after every 32 of them.
+    RandWriteFsync32,
     /// Small files: create (4 KiB each), then sync.
     FileCreate,
     /// Small files: stat, caches dropped first.
@@ -85,7 +87,7 @@ impl Unit {
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 18] = [
+    pub const ALL: [Workload; 19] = [
         Workload::SeqWrite,
         Workload::SeqWriteHalf,
         Workload::SeqReadCold,
@@ -93,6 +95,7 @@ impl Workload {
         Workload::RandRead,
         Workload::RandWrite,
         Workload::RandWriteFsync,
+        Workload::RandWriteFsync32,
         Workload::FileCreate,
         Workload::FileStat,
         Workload::FileDelete,
@@ -116,6 +119,7 @@ impl Workload {
             Workload::RandRead => "rand-read-4k",
             Workload::RandWrite => "rand-write-4k",
             Workload::RandWriteFsync => "rand-write-4k-fsync",
+            Workload::RandWriteFsync32 => "rand-write-4k-fsync32",
             Workload::FileCreate => "file-create",
             Workload::FileStat => "file-stat",
             Workload::FileDelete => "file-delete",
@@ -150,6 +154,10 @@ impl Workload {
                 "random write 4 KiB + fsync each, {} s",
                 mode.fsync_runtime.as_secs()
             ),
+            Workload::RandWriteFsync32 => format!(
+                "random write 4 KiB + fsync every 32, {} s",
+                mode.fsync_runtime.as_secs()
+            ),
             Workload::FileCreate => format!("create {} files of 4 KiB", mode.small_files),
             Workload::FileStat => format!("stat {} files, cold cache", mode.small_files),
             Workload::FileDelete => format!("delete {} files", mode.small_files),
@@ -180,7 +188,10 @@ impl Workload {
             | Workload::SeqReadCold
             | Workload::SeqReadWarm
             | Workload::Scrub => Unit::MBps,
-            Workload::RandRead | Workload::RandWrite | Workload::RandWriteFsync => Unit::Iops,
+            Workload::RandRead
+            | Workload::RandWrite
+            | Workload::RandWriteFsync
+            | Workload::RandWriteFsync32 => Unit::Iops,
             Workload::FileCreate | Workload::FileStat | Workload::FileDelete => Unit::FilesPerSec,
             Workload::SnapSmall
             | Workload::SnapLarge
@@ -229,7 +240,8 @@ pub struct Mode {
     pub rand_write_bytes: u64,
     /// Upper bound on the random write workload's duration.
     pub rand_write_max: Duration,
-    /// Duration of the random write + fsync workload.
+    /// Duration of the random write + fsync workloads (fsync after each
+    /// write, and after every 32).
     pub fsync_runtime: Duration,
     /// Files of the small-file workload.
     pub small_files: usize,

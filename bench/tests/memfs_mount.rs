@@ -158,7 +158,7 @@ fn memfs_serves_what_fio_and_the_small_file_workload_need() {
         assert!(r.run().unwrap().iops() > 0.0);
         let mut s = fio::Job::new("s", &file, "randwrite", 4096, 16 << 20);
         s.io_size = Some(256 << 10);
-        s.fsync_each = true;
+        s.fsync_every = 1;
         assert!(s.run().unwrap().iops() > 0.0);
     }
     fs::remove_file(f).unwrap();

@@ -31,7 +31,7 @@ impl Target for BasinDmu {
 
     fn describe(&self, mode: &Mode) -> String {
         format!(
-            "Basin in process: DMU + dataset layer on a pool on one sparse {} file vdev (O_DIRECT, io_uring), ARC {}, lz4 + blake3; no FUSE, no POSIX layer, no intent log yet",
+            "Basin in process: DMU + dataset layer on a pool on one sparse {} file vdev (O_DIRECT, io_uring), ARC {}, lz4 + blake3; no FUSE, no POSIX layer; fsync is a txg sync (no intent log)",
             size(mode.device_bytes()),
             size(mode.cache_bytes)
         )

@@ -56,7 +56,8 @@ impl Mounted for Raw {
             | Workload::SeqReadCold
             | Workload::RandRead
             | Workload::RandWrite
-            | Workload::RandWriteFsync => Support::Yes,
+            | Workload::RandWriteFsync
+            | Workload::RandWriteFsync32 => Support::Yes,
             Workload::SeqReadWarm => Support::No(Cell::na("O_DIRECT: no cache")),
             Workload::Memory => Support::No(Cell::na("no daemon")),
             Workload::CompressRatio => Support::No(Cell::na("no compression")),
