@@ -28,7 +28,7 @@ impl BlockAccounting for FreeAtOnce<'_> {
 
     fn killed(&self, bp: &BlkPtr, txg: u64) {
         if !bp.is_hole() {
-            self.cache.forget(self.pool.guid(), bp);
+            self.cache.forget(self.pool, bp);
             self.pool.free_block(txg, bp);
         }
     }

@@ -14,7 +14,8 @@ use crate::error::{DmuError, Result};
 /// Identity of a block in the cache.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct BlockKey {
-    /// Pool guid.
+    /// The pool's opening ([`Pool::instance`]): after an export and an
+    /// import nothing cached before is found again.
     pub pool: u64,
     /// First copy's vdev.
     pub vdev: u32,
@@ -36,8 +37,9 @@ impl BlockKey {
     }
 }
 
-/// A cached logical block.
-pub struct CachedBlock(pub AlignedBuf);
+/// A cached logical block. Shared: a block just written is cached in the
+/// very buffer its write went out from.
+pub struct CachedBlock(pub Arc<AlignedBuf>);
 
 impl Weighted for CachedBlock {
     fn weight(&self) -> usize {
@@ -89,13 +91,15 @@ impl BlockCache {
     /// Reads a block through the cache at a given I/O class.
     pub fn read_class(&self, pool: &Pool, bp: &BlkPtr, class: IoClass) -> Result<Arc<CachedBlock>> {
         if bp.is_hole() {
-            return Ok(Arc::new(CachedBlock(AlignedBuf::zeroed(bp.lsize as usize))));
+            return Ok(Arc::new(CachedBlock(Arc::new(AlignedBuf::zeroed(
+                bp.lsize as usize,
+            )))));
         }
-        let key = BlockKey::of(pool.guid(), bp);
+        let key = BlockKey::of(pool.instance(), bp);
         self.arc
             .get_or_load(key, || {
                 pool.read_block_class(bp, class)
-                    .map(CachedBlock)
+                    .map(|b| CachedBlock(Arc::new(b)))
                     .map_err(Arc::new)
             })
             .map_err(|e: Arc<PoolError>| {
@@ -111,24 +115,26 @@ impl BlockCache {
         if bp.is_hole() {
             return;
         }
-        let key = BlockKey::of(pool.guid(), bp);
+        let key = BlockKey::of(pool.instance(), bp);
         let _ = self.arc.prefetch(key, || {
             pool.read_block_class(bp, IoClass::AsyncRead)
-                .map(CachedBlock)
+                .map(|b| CachedBlock(Arc::new(b)))
         });
     }
 
-    /// Puts a block just written into the cache.
-    pub fn insert(&self, pool: u64, bp: &BlkPtr, data: AlignedBuf) {
+    /// Puts a block just written into the cache (the buffer is shared, not
+    /// copied: nobody may change it any more).
+    pub fn insert(&self, pool: &Pool, bp: &BlkPtr, data: Arc<AlignedBuf>) {
         if !bp.is_hole() {
-            self.arc.insert(BlockKey::of(pool, bp), CachedBlock(data));
+            self.arc
+                .insert(BlockKey::of(pool.instance(), bp), CachedBlock(data));
         }
     }
 
     /// Drops a freed block.
-    pub fn forget(&self, pool: u64, bp: &BlkPtr) {
+    pub fn forget(&self, pool: &Pool, bp: &BlkPtr) {
         if !bp.is_hole() {
-            self.arc.remove(&BlockKey::of(pool, bp));
+            self.arc.remove(&BlockKey::of(pool.instance(), bp));
         }
     }
 

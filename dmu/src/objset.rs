@@ -920,9 +920,8 @@ impl Objset {
                 AlignedBuf::from_slice_padded(&data[done..done + n], n)
             } else {
                 let cur = self.read_obj_block(&o, blkid)?;
-                let mut b = AlignedBuf::zeroed(blksz as usize);
                 let keep = cur.len().min(blksz as usize);
-                b[..keep].copy_from_slice(&cur[..keep]);
+                let mut b = AlignedBuf::from_slice_padded(&cur[..keep], blksz as usize);
                 b[in_blk..in_blk + n].copy_from_slice(&data[done..done + n]);
                 b
             };
@@ -955,9 +954,8 @@ impl Objset {
         }
         let want = end.next_power_of_two().clamp(512, max as u64) as u32;
         let cur = self.read_obj_block(o, 0)?;
-        let mut b = AlignedBuf::zeroed(want as usize);
         let keep = cur.len().min(want as usize);
-        b[..keep].copy_from_slice(&cur[..keep]);
+        let b = AlignedBuf::from_slice_padded(&cur[..keep], want as usize);
         let mut i = o.inner.lock();
         i.meta.blksz = want;
         let meta = i.meta.clone();
@@ -1040,9 +1038,8 @@ impl Objset {
         if cur.iter().all(|&b| b == 0) {
             return Ok(());
         }
-        let mut b = AlignedBuf::zeroed(blksz as usize);
         let keep = cur.len().min(blksz as usize);
-        b[..keep].copy_from_slice(&cur[..keep]);
+        let mut b = AlignedBuf::from_slice_padded(&cur[..keep], blksz as usize);
         let a = (from % blksz) as usize;
         let z = ((to - 1) % blksz) as usize + 1;
         b[a..z].fill(0);
@@ -1306,6 +1303,12 @@ impl Objset {
         for ((j, blkid), r) in slots.into_iter().zip(results) {
             let bp = r?;
             acct.born(&bp, txg);
+            // What was just written is what is read next (a partial write
+            // of the block, a directory's next change, a read after the
+            // write): it stays in the ARC, as the buffer already in memory.
+            if let Some(data) = jobs[j].2.blocks.get(&blkid) {
+                self.cache.insert(&self.pool, &bp, data.clone());
+            }
             new_l0[j].insert(blkid, bp);
         }
         // Phase 2: rebuild each object's tree and put its dnode in the
@@ -1423,9 +1426,8 @@ impl Objset {
             }
         }
         let cur = self.read_obj_block(&meta, blkid)?;
-        let mut b = AlignedBuf::zeroed(DNODE_BLOCK as usize);
         let keep = cur.len().min(DNODE_BLOCK as usize);
-        b[..keep].copy_from_slice(&cur[..keep]);
+        let mut b = AlignedBuf::from_slice_padded(&cur[..keep], DNODE_BLOCK as usize);
         phys.encode_into(&mut b[off..off + DNODE_SIZE]);
         let mut i = meta.inner.lock();
         i.meta.maxblkid = i.meta.maxblkid.max(blkid);

@@ -126,6 +126,10 @@ pub(crate) struct RootState {
 pub struct PoolInner {
     pub(crate) name: String,
     pub(crate) guid: u64,
+    /// Unique to this opening of the pool in this process: caches key
+    /// blocks by it, so that nothing cached before an export is served
+    /// after the next import (the disks may have changed in between).
+    pub(crate) instance: u64,
     pub(crate) vdevs: RwLock<Vec<Arc<TopVdev>>>,
     pub(crate) tree: Mutex<VdevConfig>,
     pub(crate) space: SpaceManager,
@@ -287,7 +291,9 @@ impl Pool {
         space: SpaceManager,
         tunables: PoolTunables,
     ) -> Result<Pool> {
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let inner = Arc::new(PoolInner {
+            instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             space,
             name,
             guid,
@@ -348,6 +354,12 @@ impl Pool {
     /// Pool guid.
     pub fn guid(&self) -> u64 {
         self.0.guid
+    }
+
+    /// This opening of the pool, unique in the process (a new one at each
+    /// import): the key under which caches keep its blocks.
+    pub fn instance(&self) -> u64 {
+        self.0.instance
     }
 
     /// The txg state (holds, waits, the write throttle).

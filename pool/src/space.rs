@@ -4,7 +4,7 @@
 //! synced), and reservations of dirty data for clean ENOSPC.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
@@ -65,6 +65,9 @@ pub struct SpaceManager {
     groups: Vec<Mutex<MetaslabGroup>>,
     log: Mutex<BTreeMap<u64, Vec<SmEntry>>>,
     defer: Mutex<BTreeMap<u64, Vec<Extent>>>,
+    /// Bytes in `defer`, changed under its lock: reservations read it on
+    /// every write.
+    deferred_bytes: AtomicU64,
     reserved: Mutex<BTreeMap<u64, u64>>,
     rotor: AtomicUsize,
     pool: String,
@@ -83,6 +86,7 @@ impl SpaceManager {
             groups: groups.into_iter().map(Mutex::new).collect(),
             log: Mutex::new(BTreeMap::new()),
             defer: Mutex::new(BTreeMap::new()),
+            deferred_bytes: AtomicU64::new(0),
             reserved: Mutex::new(BTreeMap::new()),
             rotor: AtomicUsize::new(0),
             pool: pool.to_string(),
@@ -245,6 +249,8 @@ impl SpaceManager {
         if let Some(w) = self.freed_watch.lock().as_mut() {
             w.insert((dva.vdev, dva.offset));
         }
+        self.deferred_bytes
+            .fetch_add(dva.asize as u64, Ordering::Relaxed);
         defer
             .entry(txg)
             .or_default()
@@ -288,10 +294,13 @@ impl SpaceManager {
         let ready: Vec<_> = {
             let mut d = self.defer.lock();
             let later = d.split_off(&(upto + 1));
-            std::mem::replace(&mut *d, later)
+            let ready: Vec<Extent> = std::mem::replace(&mut *d, later)
                 .into_values()
                 .flatten()
-                .collect()
+                .collect();
+            let bytes: u64 = ready.iter().map(|&(_, _, l)| l).sum();
+            self.deferred_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            ready
         };
         for (v, off, len) in ready {
             self.groups
@@ -359,8 +368,9 @@ impl SpaceManager {
                             ),
                         ));
                     }
-                    self.defer
-                        .lock()
+                    let mut defer = self.defer.lock();
+                    self.deferred_bytes.fetch_add(e.len, Ordering::Relaxed);
+                    defer
                         .entry(e.txg)
                         .or_default()
                         .push((e.vdev, e.offset, e.len));
@@ -453,7 +463,7 @@ impl SpaceManager {
 
     /// Reserves `bytes` of dirty data in `txg`, or fails with ENOSPC.
     pub fn reserve(&self, txg: u64, bytes: u64, class: ReserveClass) -> Result<()> {
-        let f = self.figures();
+        let f = self.totals();
         let keep = match class {
             ReserveClass::Normal => f.slop,
             ReserveClass::NetFree => f.slop / 2,
@@ -473,7 +483,7 @@ impl SpaceManager {
 
     /// Bytes the next `reserve(.., class)` could have.
     pub fn available(&self, class: ReserveClass) -> u64 {
-        let f = self.figures();
+        let f = self.totals();
         let keep = match class {
             ReserveClass::Normal => f.slop,
             ReserveClass::NetFree => f.slop / 2,
@@ -482,27 +492,33 @@ impl SpaceManager {
         (f.size - f.allocated - f.deferred).saturating_sub(f.reserved + keep)
     }
 
-    /// The pool's space figures.
+    /// The pool's space figures, fragmentation included (it walks every
+    /// free segment: for `zpool list`, not for every write).
     pub fn figures(&self) -> SpaceFigures {
-        let mut f = SpaceFigures::default();
+        let mut f = self.totals();
         let mut frag_weighted = 0u64;
+        let mut free_total = 0u64;
+        for g in &self.groups {
+            let g = g.lock();
+            let free = g.free();
+            free_total += free;
+            frag_weighted += g.fragmentation() * free;
+        }
+        f.fragmentation = frag_weighted.checked_div(free_total).unwrap_or(0);
+        f
+    }
+
+    /// The figures a reservation needs, without fragmentation: a handful
+    /// of additions, cheap enough for every write.
+    fn totals(&self) -> SpaceFigures {
+        let mut f = SpaceFigures::default();
         for g in &self.groups {
             let g = g.lock();
             let size = g.size();
-            let free = g.free();
             f.size += size;
-            f.allocated += size - free;
-            frag_weighted += g.fragmentation() * free;
+            f.allocated += size - g.free();
         }
-        let free_total = f.size - f.allocated;
-        f.fragmentation = frag_weighted.checked_div(free_total).unwrap_or(0);
-        f.deferred = self
-            .defer
-            .lock()
-            .values()
-            .flatten()
-            .map(|&(_, _, l)| l)
-            .sum();
+        f.deferred = self.deferred_bytes.load(Ordering::Relaxed);
         // Deferred frees are not allocated any more, only not yet reusable.
         f.allocated -= f.deferred.min(f.allocated);
         f.reserved = self.reserved.lock().values().sum();

@@ -1122,7 +1122,7 @@ fn free_newer(dsl: &DslPool, bp: &BlkPtr, after: u64, txg: u64) -> Result<(u64, 
         totals.0 += v.asize();
         totals.1 += v.psize as u64;
         totals.2 += v.lsize as u64;
-        dsl.cache().forget(dsl.pool().guid(), &v);
+        dsl.cache().forget(dsl.pool(), &v);
         dsl.pool().free_block(txg, &v);
     }
     Ok(totals)
@@ -1188,7 +1188,7 @@ pub(crate) fn destroy_snapshot(dsl: &DslPool, st: &mut DslState, txg: u64, sid: 
             freed += bp.asize();
             fcomp += bp.psize as u64;
             funcomp += bp.lsize as u64;
-            dsl.cache().forget(dsl.pool().guid(), &bp);
+            dsl.cache().forget(dsl.pool(), &bp);
             dsl.pool().free_block(txg, &bp);
         } else {
             if prev_in_chain && bp.birth > pp_txg && bp.birth > origin_txg {

@@ -210,7 +210,7 @@ impl<'a> DatasetAccounting<'a> {
                 -(bp.lsize as i64),
             )?;
             drop(st);
-            self.dsl.cache().forget(self.dsl.pool().guid(), bp);
+            self.dsl.cache().forget(self.dsl.pool(), bp);
             self.dsl.pool().free_block(txg, bp);
             return Ok(());
         }
