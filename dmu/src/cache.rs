@@ -1,11 +1,20 @@
 //! The DMU's block cache: every block read goes through the ARC first,
 //! keyed by where the block lives and when it was born (a block's address
 //! and birth never change, so a cached copy is never stale).
+//!
+//! It also reads ahead: the ARC's [`Prefetcher`] watches the block reads of
+//! each object, and once a read continues a stream it names blocks to read
+//! ahead, which a few threads of the cache load into the ARC (marked as
+//! prefetched) while the reader goes on. A demand read of a block being
+//! read ahead waits for that read instead of issuing its own.
 
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
 use basin_arc::{
-    ArcCache, ArcConfig, ArcStats, PressureMonitor, PressurePolicy, ProcMemorySource, Weighted,
+    ArcCache, ArcConfig, ArcStats, PrefetchConfig, Prefetcher, PressureMonitor, PressurePolicy,
+    ProcMemorySource, Weighted,
 };
 use basin_pool::{AlignedBuf, BlkPtr, IoClass, Pool, PoolError};
 
@@ -54,9 +63,19 @@ impl std::ops::Deref for CachedBlock {
     }
 }
 
+/// Threads that load the blocks named by read-ahead.
+const READ_AHEAD_THREADS: usize = 16;
+
+/// A block to read ahead, from its pool.
+type ReadAheadJob = (Pool, BlkPtr);
+
 /// The ARC in front of the pools.
 pub struct BlockCache {
     arc: Arc<ArcCache<BlockKey, CachedBlock>>,
+    prefetcher: Prefetcher,
+    /// The queue of the read-ahead threads, started at the first use; they
+    /// end when the cache goes (and the queue with it).
+    read_ahead: OnceLock<crossbeam_channel::Sender<ReadAheadJob>>,
 }
 
 impl BlockCache {
@@ -64,7 +83,13 @@ impl BlockCache {
     pub fn new(max: u64) -> Result<BlockCache> {
         let arc = ArcCache::new(ArcConfig::new(max.max(1 << 20)))
             .map_err(|e| DmuError::Invalid(format!("cannot build the ARC: {e}")))?;
-        Ok(BlockCache { arc: Arc::new(arc) })
+        let prefetcher = Prefetcher::new(PrefetchConfig::default())
+            .map_err(|e| DmuError::Invalid(format!("cannot build the prefetcher: {e}")))?;
+        Ok(BlockCache {
+            arc: Arc::new(arc),
+            prefetcher,
+            read_ahead: OnceLock::new(),
+        })
     }
 
     /// A cache sized for this machine: an eighth of its memory, at most
@@ -120,6 +145,51 @@ impl BlockCache {
             pool.read_block_class(bp, IoClass::AsyncRead)
                 .map(|b| CachedBlock(Arc::new(b)))
         });
+    }
+
+    /// Records a read of `count` blocks of a stream (an object of an object
+    /// set, named by `stream`) from block `first`; returns the blocks to
+    /// read ahead now, if the read continues a sequential stream.
+    pub fn note_read(&self, stream: u64, first: u64, count: u64) -> Option<std::ops::Range<u64>> {
+        self.prefetcher.access(stream, first, count)
+    }
+
+    /// Forgets the read-ahead streams of `stream` (an object freed).
+    pub fn forget_stream(&self, stream: u64) {
+        self.prefetcher.forget(stream);
+    }
+
+    /// Loads `bp` into the cache in the background (read-ahead), unless it
+    /// is cached or being read already.
+    pub fn read_ahead(&self, pool: &Pool, bp: BlkPtr) {
+        if bp.is_hole() {
+            return;
+        }
+        let queue = self.read_ahead.get_or_init(|| {
+            let (tx, rx) = crossbeam_channel::unbounded::<ReadAheadJob>();
+            for i in 0..READ_AHEAD_THREADS {
+                let rx = rx.clone();
+                let arc = self.arc.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("dmu-readahead{i}"))
+                    .spawn(move || {
+                        for (pool, bp) in rx {
+                            let key = BlockKey::of(pool.instance(), &bp);
+                            let _ = arc.prefetch(key, || {
+                                pool.read_block_class(&bp, IoClass::AsyncRead)
+                                    .map(|b| CachedBlock(Arc::new(b)))
+                            });
+                        }
+                    });
+                // Without its threads read-ahead does nothing: demand reads
+                // still read every block.
+                if spawned.is_err() {
+                    break;
+                }
+            }
+            tx
+        });
+        let _ = queue.send((pool.clone(), bp));
     }
 
     /// Puts a block just written into the cache (the buffer is shared, not

@@ -172,6 +172,9 @@ pub struct Objset {
     /// The dataset this object set belongs to (0: none known), for the
     /// pool's log of blocks with permanent errors.
     owner: std::sync::atomic::AtomicU64,
+    /// Unique to this object set in memory: names its objects' read-ahead
+    /// streams in the shared cache.
+    instance: u64,
 }
 
 fn zeros(len: usize) -> Arc<AlignedBuf> {
@@ -272,6 +275,11 @@ impl Objset {
             read_only,
             zil: crate::zil::Zil::new(),
             owner: std::sync::atomic::AtomicU64::new(0),
+            instance: {
+                static INSTANCES: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(1);
+                INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }))
     }
 
@@ -872,11 +880,42 @@ impl Objset {
         }
     }
 
+    /// The read-ahead stream of object `id` in the shared cache.
+    fn stream(&self, id: u64) -> u64 {
+        self.instance.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id
+    }
+
+    /// Tells the read-ahead of a read of blocks `first..first + count` of
+    /// `o`, and issues the reads it asks for: blocks on disk, not dirty,
+    /// within the object.
+    fn read_ahead(&self, o: &Object, first: u64, count: u64) {
+        let Some(ahead) = self.cache.note_read(self.stream(o.id), first, count) else {
+            return;
+        };
+        let last = o.inner.lock().phys.maxblkid;
+        for blkid in ahead.start..ahead.end.min(last.saturating_add(1)) {
+            let on_disk = matches!(Self::source(&o.inner.lock(), blkid), Source::Tree);
+            if !on_disk {
+                continue;
+            }
+            match self.find_bp(o, 0, blkid) {
+                Ok(bp) => self.cache.read_ahead(&self.pool, bp),
+                // The demand read will meet the error and report it.
+                Err(_) => break,
+            }
+        }
+    }
+
     /// Reads `buf.len()` bytes of object `id` at `offset` (holes and
     /// unwritten space read as zeros).
     pub fn read(&self, id: u64, offset: u64, buf: &mut [u8]) -> Result<()> {
         let o = self.existing(id)?;
         let blksz = o.inner.lock().meta.blksz as u64;
+        if !buf.is_empty() {
+            let first = offset / blksz;
+            let last = (offset + buf.len() as u64 - 1) / blksz;
+            self.read_ahead(&o, first, last - first + 1);
+        }
         let mut done = 0usize;
         while done < buf.len() {
             let pos = offset + done as u64;

@@ -542,3 +542,29 @@ fn a_log_header_change_waits_for_its_txg() {
     };
     t.check();
 }
+
+/// A cold sequential read of a file reads ahead: the blocks after the ones
+/// asked for are loaded in the background and the demand reads find them
+/// (issue 4: a cold sequential read runs at disk speed), while the bytes
+/// read are exactly those written.
+#[test]
+fn a_cold_sequential_read_reads_ahead() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/a", None, &[], false).unwrap();
+    let data = pattern(8 << 20, 3);
+    t.write("tank/a", 1, 0, &data);
+    // An empty cache: the import brings nothing in.
+    let t = t.reimport();
+    let os = t.dsl.objset("tank/a").unwrap();
+    let before = t.dsl.cache().stats();
+    let mut got = vec![0u8; data.len()];
+    for (i, chunk) in got.chunks_mut(128 << 10).enumerate() {
+        os.read(1, (i * (128 << 10)) as u64, chunk).unwrap();
+    }
+    assert!(got == data, "the bytes read are the bytes written");
+    let after = t.dsl.cache().stats();
+    let issued = after.prefetch_misses - before.prefetch_misses;
+    let used = after.prefetch_used - before.prefetch_used;
+    assert!(issued >= 16, "read-ahead issued {issued} reads");
+    assert!(used >= 16, "demand reads used {used} read-ahead blocks");
+}
