@@ -361,7 +361,11 @@ impl Objset {
         self.zil
             .commit(&self.pool, &read, &|| self.zil_header(), &|txg, h| {
                 self.set_zil_header(txg, h)
-            })
+            })?;
+        if self.zil.written_blocks() >= crate::zil::SYNC_AFTER_BLOCKS {
+            self.pool.txg().kick(0);
+        }
+        Ok(())
     }
 
     /// At import: marks the blocks of a log chain left by a previous run

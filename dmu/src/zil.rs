@@ -34,6 +34,11 @@ use crate::objset_phys::{ZilHeader, ZilPtr, ZIL_PTR_SIZE};
 
 /// Size of a log block.
 pub const ZIL_BLOCK: usize = 128 * 1024;
+/// Log blocks a chain may hold before a commit asks for a txg sync, which
+/// makes their records durable in the tree and lets the next sync free
+/// them: every commit takes a whole block, so a stream of small fsyncs
+/// would otherwise fill a small pool with log blocks between syncs.
+pub const SYNC_AFTER_BLOCKS: usize = 64;
 const HEADER: usize = 128;
 const REC_HEADER: usize = 24;
 /// Largest record payload.
@@ -251,6 +256,12 @@ impl Zil {
                 Itx::Data { prefix, len, .. } => prefix.len() + len,
             })
             .sum()
+    }
+
+    /// Log blocks written and not yet freed (each takes [`ZIL_BLOCK`] of
+    /// the pool until a txg sync makes its records durable).
+    pub fn written_blocks(&self) -> usize {
+        self.state.lock().written.len()
     }
 
     /// True when records wait for a commit.

@@ -568,3 +568,47 @@ fn a_cold_sequential_read_reads_ahead() {
     assert!(issued >= 16, "read-ahead issued {issued} reads");
     assert!(used >= 16, "demand reads used {used} read-ahead blocks");
 }
+
+/// Found by the bench suite's quick mode: every commit of the intent log
+/// takes a whole log block, and they are freed only by txg syncs, so a
+/// stream of small fsyncs between two syncs filled a 1 GiB pool (ENOSPC).
+/// A long chain now asks for a sync, and the chain stays short.
+#[test]
+fn many_small_fsyncs_keep_the_log_short() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/a", None, &[], false).unwrap();
+    let os = t.dsl.objset("tank/a").unwrap();
+    let id = t.dsl.dataset_id("tank/a").unwrap();
+    let commits = 6 * basin_dmu::zil::SYNC_AFTER_BLOCKS;
+    let mut longest = 0;
+    for i in 0..commits {
+        {
+            let tx = t.dsl.assign(id, 4096, false).unwrap();
+            if !os.exists(1).unwrap() {
+                os.claim_object(tx.txg(), 1, basin_dmu::ObjectType::PLAIN_FILE, 4096, 0, &[])
+                    .unwrap();
+            }
+            os.write(
+                tx.txg(),
+                1,
+                (i as u64 % 64) * 4096,
+                &pattern(4096, i as u64),
+            )
+            .unwrap();
+            os.zil()
+                .log_data(tx.txg(), b"write".to_vec(), 1, (i as u64 % 64) * 4096, 4096)
+                .unwrap();
+        }
+        os.zil_commit().unwrap();
+        longest = longest.max(os.zil().written_blocks());
+    }
+    // The test pool syncs only when asked (an hour's interval).
+    assert!(
+        longest < 3 * basin_dmu::zil::SYNC_AFTER_BLOCKS,
+        "{commits} commits left up to {longest} log blocks"
+    );
+    drop(os);
+    // A snapshot ends the chain: every block it had goes.
+    t.dsl.snapshot(&["tank/a@s".into()], false).unwrap();
+    t.check();
+}
