@@ -24,15 +24,7 @@ use common::{fuse_available, s, TestDir, MIB};
 /// a few bytes to several records (up to 300 KiB).
 fn content(i: u64) -> Vec<u8> {
     let len = (i * 7919 % 300_000 + 1) as usize;
-    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    common::noise(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), len)
 }
 
 /// Writes files `from..` into `dir`, each fsynced; records a file in

@@ -330,19 +330,6 @@ fn filesystems_on_a_daemon_without_fuse_are_not_mounted_and_say_why() {
     assert_eq!(d.zfs(&["mount"]).ok(), "");
 }
 
-/// Bytes no compressor shrinks, different for every `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn diff_and_status_name_files_by_their_paths() {
     if !fuse_available() {
@@ -358,7 +345,7 @@ fn diff_and_status_name_files_by_their_paths() {
     d.zfs(&["snapshot", "tank/a@s"]).ok();
     write(&a.join("dir/new"), b"new\n");
     fs::remove_file(a.join("gone")).unwrap();
-    let big = noise(7, 256 << 10);
+    let big = common::noise(7, 256 << 10);
     write(&a.join("big"), &big);
     d.zfs(&["unmount", "tank/a"]).ok();
     d.zfs(&["mount", "tank/a"]).ok();

@@ -135,18 +135,6 @@ impl BlockCache {
             })
     }
 
-    /// Loads a block as read-ahead, if it is not cached yet.
-    pub fn prefetch(&self, pool: &Pool, bp: &BlkPtr) {
-        if bp.is_hole() {
-            return;
-        }
-        let key = BlockKey::of(pool.instance(), bp);
-        let _ = self.arc.prefetch(key, || {
-            pool.read_block_class(bp, IoClass::AsyncRead)
-                .map(|b| CachedBlock(Arc::new(b)))
-        });
-    }
-
     /// Records a read of `count` blocks of a stream (an object of an object
     /// set, named by `stream`) from block `first`; returns the blocks to
     /// read ahead now, if the read continues a sequential stream.

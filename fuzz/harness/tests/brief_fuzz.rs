@@ -7,7 +7,6 @@
 //! `BASIN_FUZZ_MS` gives each target more time (default 400 ms, the pool
 //! image target 4x that).
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use basin_fuzz_harness::TARGETS;
@@ -65,17 +64,10 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
 }
 
 fn corpus_of(name: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../corpus")
-        .join(name);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    basin_fuzz_harness::corpus_files(name)
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect()
 }
 
 #[test]

@@ -2,26 +2,13 @@
 //! every regression input kept from fuzzing) through every target, under
 //! plain `cargo test`: the decoders stay total without cargo-fuzz.
 
-use std::path::PathBuf;
-
 use basin_fuzz_harness::TARGETS;
-
-fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus")
-}
 
 #[test]
 fn every_target_has_a_corpus_and_every_input_passes() {
     let mut total = 0;
     for t in TARGETS {
-        let dir = corpus().join(t.name);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
+        let files = basin_fuzz_harness::corpus_files(t.name);
         assert!(!files.is_empty(), "no corpus for target {}", t.name);
         for f in &files {
             let data = std::fs::read(f).unwrap();
