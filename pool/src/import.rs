@@ -37,6 +37,10 @@ pub struct ImportOptions {
     pub tunables: PoolTunables,
     /// The command line, for the history.
     pub command: Option<String>,
+    /// Import at the newest uberblock of at most this txg (OpenZFS's
+    /// `zpool import -T`), for recovery and for examining a pool as it
+    /// was; newer uberblocks are ignored.
+    pub rewind_to: Option<u64>,
 }
 
 /// A pool found on devices.
@@ -493,7 +497,10 @@ impl Pool {
         ubs.retain(|u| u.pool_guid == c.guid);
         ubs.sort_by_key(|u| std::cmp::Reverse(u.txg));
         ubs.dedup_by_key(|u| (u.txg, u.root));
+        // New txgs follow every txg on disk, rewound past or not, so that
+        // the next import prefers what this one writes.
         let max_seen = ubs.first().map(|u| u.txg).unwrap_or(0);
+        ubs.retain(|u| opts.rewind_to.is_none_or(|t| u.txg <= t));
         let mut loaded = None;
         let mut last_err = None;
         for ub in &ubs {
@@ -562,6 +569,26 @@ impl Pool {
         pool.start_threads();
         if let Some(cmd) = &opts.command {
             pool.log_history(cmd, false);
+        }
+        if l.ub.txg < max_seen && opts.rewind_to.is_none() {
+            // The newest uberblocks did not verify: say so where an
+            // operator looks (`zpool history -i`).
+            pool.log_history(
+                &format!(
+                    "imported at txg {}: txgs up to {max_seen} did not verify",
+                    l.ub.txg
+                ),
+                true,
+            );
+        }
+        if l.ub.txg < max_seen && opts.rewind_to.is_some() {
+            // A new uberblock at once, so that no later import goes back
+            // to the txgs rewound past.
+            pool.log_history(
+                &format!("rewound from txg {max_seen} to txg {}", l.ub.txg),
+                true,
+            );
+            pool.sync()?;
         }
         Ok(pool)
     }

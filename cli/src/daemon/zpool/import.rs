@@ -207,6 +207,7 @@ pub fn import(d: &Daemon, req: &ImportRequest) -> Result<PoolRef, WireError> {
         new_name: req.new_name.clone(),
         tunables: d.tunables.clone(),
         command: Some(req.command.clone()).filter(|c| !c.is_empty()),
+        rewind_to: None,
     };
     let pool = Pool::import(c, &opts).map_err(|e| pool_error(&context, &e))?;
     let imp = match Imported::open(pool.clone(), d.block_cache()) {
