@@ -25,7 +25,11 @@
 //! the timing). A failure names the seed, the round and what failed, and
 //! keeps the directory with the pool, the logs and the children's stderr;
 //! `BASIN_ZTEST_INSPECT=dir BASIN_ZTEST_ROUND=n cargo test --test ztest
-//! ztest_inspect -- --ignored --nocapture` examines a copy of it.
+//! ztest_inspect -- --ignored --nocapture` examines a copy of it; there
+//! `BASIN_ZTEST_AT=txg` imports it as it was at that txg,
+//! `BASIN_ZTEST_FIND=vdev:offset` (hex) names the block at that address
+//! and its owner, `BASIN_ZTEST_DUMPLOG=txg` prints that txg's space map
+//! log and `BASIN_ZTEST_TAIL=1` the last operations of the round.
 
 #[path = "ztest/check.rs"]
 mod check;
@@ -495,11 +499,15 @@ fn ztest_inspect() {
         &found[0],
         &ImportOptions {
             tunables: parent_tunables(),
+            rewind_to: env_u64("BASIN_ZTEST_AT"),
             ..Default::default()
         },
     )
     .unwrap();
     let imported = pool.last_synced_txg();
+    if let Ok(find) = std::env::var("BASIN_ZTEST_FIND") {
+        find_owner(&pool, &find);
+    }
     let dsl = DslPool::open(pool.clone(), Arc::new(BlockCache::new(64 << 20).unwrap())).unwrap();
     for name in dsl.list(None, true, None).unwrap() {
         if let Ok(os) = dsl.objset(&name) {
@@ -540,6 +548,37 @@ fn ztest_inspect() {
     }
     describe_leaks(&pool, &dsl);
     pool.crash();
+}
+
+/// Prints which block of the synced tree lies at `find` (`vdev:offset`,
+/// the offset in hex), with its owner (`BASIN_ZTEST_FIND`; with
+/// `BASIN_ZTEST_AT=txg` the pool is examined as it was at that txg).
+fn find_owner(pool: &Pool, find: &str) {
+    use basin_pool::scan::BlockLister;
+    let Some((v, off)) = find.split_once(':') else {
+        eprintln!("BASIN_ZTEST_FIND is vdev:offset (hex)");
+        return;
+    };
+    let (v, off): (u32, u64) = (v.parse().unwrap(), u64::from_str_radix(off, 16).unwrap());
+    let lister = basin_dmu::dsl::scan::DslLister::new(Arc::new(BlockCache::new(64 << 20).unwrap()));
+    let mut hits = 0;
+    lister
+        .list(pool, 0, u64::MAX, &mut |b| {
+            if b.bp.copies().any(|d| d.vdev == v && d.offset == off) {
+                hits += 1;
+                eprintln!(
+                    "find: {find} at txg {}: {:?} owned by {:?}",
+                    pool.last_synced_txg(),
+                    b.bp,
+                    b.owner
+                );
+            }
+        })
+        .unwrap();
+    eprintln!(
+        "find: {find}: {hits} blocks at txg {}",
+        pool.last_synced_txg()
+    );
 }
 
 /// For each leak the space check finds, what the leaked space holds: an
@@ -592,6 +631,14 @@ fn describe_leaks(pool: &Pool, dsl: &DslPool) {
         let Ok((txg, entries)) = basin_pool::spacemap::decode_log(&b) else {
             continue;
         };
+        if env_u64("BASIN_ZTEST_DUMPLOG").is_some_and(|t| t == txg) {
+            for e in &entries {
+                eprintln!(
+                    "  log {txg}: {:?} {}:{:x}+{:x} txg {}",
+                    e.kind, e.vdev, e.offset, e.len, e.txg
+                );
+            }
+        }
         for e in entries {
             if leaks.iter().any(|&(v, o)| v == e.vdev && o == e.offset) {
                 eprintln!("  space map log of txg {txg}: {e:?}");
