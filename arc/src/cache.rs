@@ -225,6 +225,20 @@ where
         s.arc.residency(hash, key).is_some_and(ListId::is_resident)
     }
 
+    /// For a prefetch about to be handed to another thread: true (and
+    /// counted as a prefetch hit, as [`ArcCache::prefetch`] would) when
+    /// `key` is resident or being loaded, so there is nothing to hand over.
+    pub fn prefetch_needless(&self, key: &K) -> bool {
+        let (hash, shard) = self.locate(key);
+        let mut s = shard.lock();
+        let resident = s.arc.residency(hash, key).is_some_and(ListId::is_resident);
+        if resident || s.pending(hash, key).is_some() {
+            s.counters.prefetch_hits += 1;
+            return true;
+        }
+        false
+    }
+
     /// A demand read of `key` that loads it on a miss.
     ///
     /// On a hit, returns the cached value. On a miss, runs `loader` (without

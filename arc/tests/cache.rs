@@ -369,3 +369,28 @@ fn many_threads_see_consistent_values_and_counters() {
     assert_eq!(st.size, st.mru_size + st.mfu_size);
     assert!(st.hits > 0 && st.evictions > 0);
 }
+
+#[test]
+fn a_needless_prefetch_is_seen_without_loading_and_counted_as_a_hit() {
+    let c = cache(1 << 20, 1);
+    assert!(!c.prefetch_needless(&21), "nothing cached yet");
+    assert_eq!(c.stats().prefetch_hits, 0);
+    c.insert(21, block(21, 512));
+    assert!(c.prefetch_needless(&21));
+    assert_eq!(c.stats().prefetch_hits, 1);
+    // A block being loaded needs no second prefetch either.
+    let loading = {
+        let c = Arc::clone(&c);
+        thread::spawn(move || {
+            let c2 = Arc::clone(&c);
+            c.get_or_load(22, move || {
+                wait_until("the needless check", || c2.stats().prefetch_hits == 2);
+                Ok::<_, ()>(block(22, 512))
+            })
+        })
+    };
+    wait_until("the load", || {
+        !c.prefetch_needless(&23) && c.prefetch_needless(&22)
+    });
+    assert!(loading.join().expect("no panic").is_ok());
+}

@@ -153,6 +153,14 @@ impl BlockCache {
         if bp.is_hole() {
             return;
         }
+        // A warm sequential read asks for blocks the cache holds: waking a
+        // read-ahead thread to find that out costs more than the lookup.
+        if self
+            .arc
+            .prefetch_needless(&BlockKey::of(pool.instance(), &bp))
+        {
+            return;
+        }
         let queue = self.read_ahead.get_or_init(|| {
             let (tx, rx) = crossbeam_channel::unbounded::<ReadAheadJob>();
             for i in 0..READ_AHEAD_THREADS {
