@@ -1001,17 +1001,30 @@ impl Zfs {
 
     /// Reads up to `size` bytes at `offset`.
     pub fn read(&self, obj: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let mut b = Vec::new();
+        let n = self.read_into(obj, offset, size, &mut b)?;
+        b.truncate(n);
+        Ok(b)
+    }
+
+    /// Reads up to `size` bytes at `offset` into the front of `buf`, which
+    /// grows as needed and is never shrunk (a caller that reuses it saves
+    /// zeroing a new buffer for every read); returns the bytes read. Every
+    /// byte returned is written by the read, holes included.
+    pub fn read_into(&self, obj: u64, offset: u64, size: u32, buf: &mut Vec<u8>) -> Result<usize> {
         let z = self.znode(obj)?;
         if z.is_dir() {
             return err(libc::EISDIR, "is a directory");
         }
         if offset >= z.size {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let n = (z.size - offset).min(size as u64) as usize;
-        let mut b = vec![0u8; n];
-        self.os.read(obj, offset, &mut b)?;
-        Ok(b)
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        self.os.read(obj, offset, &mut buf[..n])?;
+        Ok(n)
     }
 
     /// Writes `data` at `offset` (at the end when `append`); returns the

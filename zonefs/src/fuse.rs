@@ -555,15 +555,20 @@ impl Filesystem for FuseFs {
             Ok(x) => x,
             Err(e) => return reply.error(e),
         };
-        match fs.read(o, offset, size) {
-            Ok(b) => {
+        // One buffer per FUSE thread, reused: zeroing a new 1 MiB buffer
+        // for every read cost 7% of a warm sequential read.
+        thread_local! {
+            static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        READ_BUF.with_borrow_mut(|buf| match fs.read_into(o, offset, size, buf) {
+            Ok(n) => {
                 if Arc::ptr_eq(&fs, &self.live) && !self.opts.read_only {
                     let _ = fs.touch_atime(o, self.opts.atime, self.opts.relatime);
                 }
-                reply.data(&b)
+                reply.data(&buf[..n])
             }
             Err(e) => reply.error(errno(&e)),
-        }
+        })
     }
 
     fn write(
