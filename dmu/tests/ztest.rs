@@ -507,6 +507,7 @@ fn ztest_inspect() {
     let imported = pool.last_synced_txg();
     if let Ok(find) = std::env::var("BASIN_ZTEST_FIND") {
         find_owner(&pool, &find);
+        range_history(&pool, &find);
     }
     let dsl = DslPool::open(pool.clone(), Arc::new(BlockCache::new(64 << 20).unwrap())).unwrap();
     for name in dsl.list(None, true, None).unwrap() {
@@ -579,6 +580,32 @@ fn find_owner(pool: &Pool, find: &str) {
         "find: {find}: {hits} blocks at txg {}",
         pool.last_synced_txg()
     );
+}
+
+/// Prints every entry of the space map logs still on disk that touches
+/// the 1 MiB around `find` (`vdev:offset`, hex).
+fn range_history(pool: &Pool, find: &str) {
+    let Some((v, off)) = find.split_once(':') else {
+        return;
+    };
+    let (v, off): (u32, u64) = (v.parse().unwrap(), u64::from_str_radix(off, 16).unwrap());
+    let (lo, hi) = (off.saturating_sub(1 << 19), off + (1 << 19));
+    for bp in pool.metadata_blocks().unwrap() {
+        let Ok(b) = pool.read_block(&bp) else {
+            continue;
+        };
+        let Ok((txg, entries)) = basin_pool::spacemap::decode_log(&b) else {
+            continue;
+        };
+        for e in entries {
+            if e.vdev == v && e.offset < hi && e.offset + e.len > lo {
+                eprintln!(
+                    "range: log of txg {txg}: {:?} {}:{:x}+{:x} (txg {})",
+                    e.kind, e.vdev, e.offset, e.len, e.txg
+                );
+            }
+        }
+    }
 }
 
 /// For each leak the space check finds, what the leaked space holds: an

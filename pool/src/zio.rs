@@ -459,7 +459,10 @@ pub(crate) fn read_bp(
                 if v.repaired > 0 {
                     stats.repaired.fetch_add(v.repaired, Ordering::Relaxed);
                 }
-                heal_copies(vdevs, &failed, &v.data[..psize], stats);
+                // A read-ahead repairs nothing (see TopVdev::heals).
+                if class != IoClass::AsyncRead {
+                    heal_copies(vdevs, &failed, &v.data[..psize], stats);
+                }
                 return decode_stored(bp, v.data);
             }
             Err(ReadFailure::Checksum) => {
@@ -469,7 +472,9 @@ pub(crate) fn read_bp(
             Err(ReadFailure::Io(_)) => failed.push(*dva),
         }
     }
-    stats.data_errors.fetch_add(1, Ordering::Relaxed);
+    if class != IoClass::AsyncRead {
+        stats.data_errors.fetch_add(1, Ordering::Relaxed);
+    }
     if saw_checksum {
         Err(PoolError::Checksum(bp.describe()))
     } else {

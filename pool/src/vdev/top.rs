@@ -373,6 +373,15 @@ impl TopVdev {
         self.no_heal.load(Ordering::Acquire)
     }
 
+    /// True when a read of `class` may rewrite what it finds damaged or
+    /// missing. A read-ahead never does, nor counts errors: it may carry a
+    /// pointer read before the block was freed, and rewrite the old bytes
+    /// over a new block allocated in the same place (OpenZFS's
+    /// speculative reads do not repair either).
+    fn heals(&self, class: IoClass) -> bool {
+        class != IoClass::AsyncRead && !self.no_heal()
+    }
+
     /// Parity columns (0 for a mirror or a single leaf).
     pub fn nparity(&self) -> usize {
         match self.layout {
@@ -602,14 +611,22 @@ impl TopVdev {
                 Ok(data) => {
                     saw_data = true;
                     if verify(&data) {
-                        let repaired = self.heal_sides(&damaged, at.offset, &data);
+                        let repaired = if self.heals(class) {
+                            self.heal_sides(&damaged, at.offset, &data)
+                        } else {
+                            0
+                        };
                         return Ok(VerifiedRead { data, repaired });
                     }
-                    leaf.errors.checksum.fetch_add(1, Ordering::Relaxed);
+                    if self.heals(class) {
+                        leaf.errors.checksum.fetch_add(1, Ordering::Relaxed);
+                    }
                     damaged.push((leaf, engine));
                 }
                 Err(e) => {
-                    leaf.errors.read.fetch_add(1, Ordering::Relaxed);
+                    if self.heals(class) {
+                        leaf.errors.read.fetch_add(1, Ordering::Relaxed);
+                    }
                     damaged.push((leaf, engine));
                     last_io = Some(e);
                 }
@@ -695,7 +712,7 @@ impl TopVdev {
                     repaired: 0,
                 };
                 // Leaves that lacked the block get it now.
-                if !self.no_heal() && !self.lacking(at.birth).is_empty() {
+                if self.heals(class) && !self.lacking(at.birth).is_empty() {
                     let good = raidz::encode(&m, &data);
                     v.repaired = self.fill_lacking(&m, &good, at.birth);
                 }
@@ -765,14 +782,15 @@ impl TopVdev {
                     continue;
                 }
                 damaged += 1;
+                if !self.heals(class) {
+                    continue;
+                }
                 let (leaf, engine) = sources[i].as_ref().expect("a column read has a source");
                 leaf.errors.checksum.fetch_add(1, Ordering::Relaxed);
-                if !self.no_heal() {
-                    let buf = Arc::new(AlignedBuf::from_slice_padded(&good[i], c.len));
-                    repaired += write_leaf(leaf, engine, c.offset, buf);
-                }
+                let buf = Arc::new(AlignedBuf::from_slice_padded(&good[i], c.len));
+                repaired += write_leaf(leaf, engine, c.offset, buf);
             }
-            if !self.no_heal() {
+            if self.heals(class) {
                 repaired += self.fill_lacking(&m, &good, at.birth);
             }
             let len = data.len();
