@@ -1014,15 +1014,19 @@ impl TopVdev {
                 None => return false,
             }
         }
-        let mut data = Vec::with_capacity(m.data_len);
-        for c in &cols[nparity..] {
-            data.extend_from_slice(c);
+        // The data gathered in one buffer per scan thread, reused: a new
+        // one per block cost its allocation and page faults each time.
+        thread_local! {
+            static GATHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        data.truncate(m.data_len);
-        if data.len() < b.psize || !verify(&data) {
-            return false;
-        }
-        parity_matches(&m, &cols, &data)
+        GATHER.with_borrow_mut(|data| {
+            data.clear();
+            for c in &cols[nparity..] {
+                data.extend_from_slice(c);
+            }
+            data.truncate(m.data_len);
+            data.len() >= b.psize && verify(data) && parity_matches(&m, &cols, data)
+        })
     }
 
     /// Writes a block's good bytes over one copy that failed on this
