@@ -6,14 +6,6 @@
 //! Each request gets a virtual finish tag `start + cost / weight`, where
 //! `start` is the later of the class's virtual clock and the tenant's last
 //! finish tag; the request with the smallest tag goes first.
-//!
-//! Scrub and resilver yield to everything else: they keep at most
-//! [`IoClass::Scrub`]'s maximum in flight while any other I/O is queued or
-//! active, or was lately. Once the device has done nothing but scan I/O
-//! for [`IDLE_AFTER`] completions, the scan may go up to
-//! [`SCRUB_IDLE_MAX`] deep, as deep as a sequential reader would, so a
-//! scrub of an idle pool runs at the disk's speed (OpenZFS does the same
-//! with its non-interactive I/O limits).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -58,13 +50,6 @@ impl IoClass {
     }
 }
 
-/// I/Os a scan may keep in flight on a device that has been idle
-/// otherwise for [`IDLE_AFTER`] scan completions.
-pub const SCRUB_IDLE_MAX: usize = 8;
-/// Scan completions, with no other I/O queued, active or completed
-/// meanwhile, after which the device counts as idle.
-pub const IDLE_AFTER: u32 = 4;
-
 /// Tenant id used when none is given.
 pub const DEFAULT_TENANT: u64 = 0;
 /// Weight of a tenant nobody configured.
@@ -106,9 +91,6 @@ pub struct IoScheduler<T> {
     classes: Vec<ClassQueue<T>>,
     max_active: usize,
     seq: u64,
-    /// Scan completions since the last dispatch or completion of any
-    /// other class (saturating).
-    quiet: u32,
 }
 
 /// Fixed-point scale for virtual time.
@@ -128,7 +110,6 @@ impl<T> IoScheduler<T> {
                 .collect(),
             max_active: max_active.max(1),
             seq: 0,
-            quiet: 0,
         }
     }
 
@@ -162,25 +143,6 @@ impl<T> IoScheduler<T> {
         self.classes.iter().map(|c| c.heap.len()).sum()
     }
 
-    /// True when only scan I/O is queued or in flight, and has been for
-    /// [`IDLE_AFTER`] scan completions.
-    fn scan_alone(&self) -> bool {
-        self.quiet >= IDLE_AFTER
-            && self
-                .classes
-                .iter()
-                .enumerate()
-                .all(|(i, q)| i == IoClass::Scrub as usize || (q.heap.is_empty() && q.active == 0))
-    }
-
-    /// The most I/Os `class` may have in flight now.
-    fn max_for(&self, class: IoClass) -> usize {
-        match class {
-            IoClass::Scrub if self.scan_alone() => SCRUB_IDLE_MAX,
-            c => c.limits().1,
-        }
-    }
-
     /// Picks the next I/O to dispatch, if the limits allow one.
     pub fn pop(&mut self) -> Option<(IoClass, T)> {
         if self.active() >= self.max_active {
@@ -195,13 +157,10 @@ impl<T> IoScheduler<T> {
             .or_else(|| {
                 IoClass::ALL.iter().find(|c| {
                     let q = &self.classes[**c as usize];
-                    !q.heap.is_empty() && q.active < self.max_for(**c)
+                    !q.heap.is_empty() && q.active < c.limits().1
                 })
             })
             .copied()?;
-        if pick != IoClass::Scrub {
-            self.quiet = 0;
-        }
         let q = &mut self.classes[pick as usize];
         let Reverse(t) = q.heap.pop()?;
         q.vclock = q.vclock.max(t.tag);
@@ -213,10 +172,6 @@ impl<T> IoScheduler<T> {
     pub fn complete(&mut self, class: IoClass) {
         let q = &mut self.classes[class as usize];
         q.active = q.active.saturating_sub(1);
-        self.quiet = match class {
-            IoClass::Scrub => self.quiet.saturating_add(1),
-            _ => 0,
-        };
     }
 }
 
@@ -253,43 +208,6 @@ mod tests {
             got.iter().filter(|(c, _)| *c == IoClass::SyncRead).count(),
             10
         );
-    }
-
-    #[test]
-    fn scrub_goes_deeper_only_on_an_idle_device() {
-        let mut s = IoScheduler::new(32);
-        for i in 0..100 {
-            s.push(IoClass::Scrub, 0, 100, 1 << 20, i);
-        }
-        let in_flight = |s: &mut IoScheduler<i32>| {
-            let mut n = 0;
-            while s.pop().is_some() {
-                n += 1;
-            }
-            n
-        };
-        // Fresh: the normal limit.
-        assert_eq!(in_flight(&mut s), 2);
-        for _ in 0..IDLE_AFTER {
-            s.complete(IoClass::Scrub);
-            in_flight(&mut s);
-        }
-        // Only scan I/O for a while: as deep as the idle limit.
-        assert_eq!(s.active(), SCRUB_IDLE_MAX);
-        // A user read arrives: it goes first, and the scan falls back to
-        // its limit as its I/Os complete.
-        s.push(IoClass::SyncRead, 0, 100, 4096, -1);
-        assert_eq!(s.pop().map(|(c, _)| c), Some(IoClass::SyncRead));
-        for _ in 0..SCRUB_IDLE_MAX {
-            s.complete(IoClass::Scrub);
-            in_flight(&mut s);
-        }
-        assert_eq!(s.classes[IoClass::Scrub as usize].active, 2);
-        // The read done, the scan must again be alone for a while.
-        s.complete(IoClass::SyncRead);
-        assert_eq!(in_flight(&mut s), 0);
-        s.complete(IoClass::Scrub);
-        assert_eq!(in_flight(&mut s), 1);
     }
 
     #[test]
