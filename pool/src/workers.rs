@@ -1,42 +1,65 @@
 //! A small pool of worker threads for checksums and compression, so that the
 //! CPU work of a txg sync runs on every core and outside any pool lock.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Worker threads fed through one channel.
+/// The jobs not started yet, and whether the pool is closing.
+#[derive(Default)]
+struct Queue {
+    jobs: Mutex<(VecDeque<Job>, bool)>,
+    cv: Condvar,
+}
+
+impl Queue {
+    /// The next job; `None` once the pool closes and nothing is left. An
+    /// idle worker sleeps at once: it never spins nor yields waiting for
+    /// work (a channel's back-off would, on every batch, for nothing: the
+    /// next batch comes when the caller has issued this one).
+    fn next(&self) -> Option<Job> {
+        let mut q = self.jobs.lock();
+        loop {
+            if let Some(job) = q.0.pop_front() {
+                return Some(job);
+            }
+            if q.1 {
+                return None;
+            }
+            self.cv.wait(&mut q);
+        }
+    }
+}
+
+/// Worker threads fed through one queue.
 pub struct Workers {
-    tx: Option<Sender<Job>>,
+    queue: Arc<Queue>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Workers {
     /// Starts `n` workers (at least one).
     pub fn new(name: &str, n: usize) -> Workers {
-        let (tx, rx): (Sender<Job>, Receiver<Job>) = crossbeam_channel::unbounded();
+        let queue = Arc::new(Queue::default());
         let threads = (0..n.max(1))
             .map(|i| {
-                let rx = rx.clone();
+                let q = queue.clone();
                 std::thread::Builder::new()
                     .name(format!("{name}{i}"))
                     .spawn(move || {
-                        while let Ok(job) = rx.recv() {
+                        while let Some(job) = q.next() {
                             job();
                         }
                     })
                     .expect("spawn worker")
             })
             .collect();
-        Workers {
-            tx: Some(tx),
-            threads,
-        }
+        Workers { queue, threads }
     }
 
     /// One worker per CPU.
@@ -59,20 +82,23 @@ impl Workers {
 
     /// Runs `job` on a worker.
     pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
-        if let Some(tx) = &self.tx {
-            // Sending fails only while the pool is being dropped.
-            let _ = tx.send(Box::new(job));
-        }
+        self.queue.jobs.lock().0.push_back(Box::new(job));
+        // One job: one idle worker is enough (a busy one looks for more
+        // before it sleeps). Costs nothing when none sleeps.
+        self.queue.cv.notify_one();
     }
 
     /// Applies `f` to every item and returns the results in order. The
-    /// items are shared out between the calling thread and as many workers
-    /// as can help, each taking the next item not taken yet (the workers
-    /// from the front, the caller from the back, where the buffers it
-    /// filled last may still be in its core's cache): one hand-off
-    /// per worker rather than per item, and the caller works rather than
-    /// waits. It sleeps at the end only if a worker still has an item, and
-    /// is woken once.
+    /// items are shared out between the calling thread and the workers,
+    /// each taking the next item not taken yet (the workers from the
+    /// front, the caller from the back, where the buffers it filled last
+    /// may still be in its core's cache): one hand-off per worker rather
+    /// than per item, and the caller works rather than waits. The caller
+    /// counts as one of the threads: with a worker per CPU, all but one
+    /// of them help, so that the batch runs on as many threads as there
+    /// are CPUs (one more would only be woken to wait for a CPU, and take
+    /// turns with the others on it). It sleeps at the end only if a worker
+    /// still has an item, and is woken once.
     pub fn map<T, R>(&self, items: Vec<T>, f: impl Fn(T) -> R + Send + Sync + 'static) -> Vec<R>
     where
         T: Send + 'static,
@@ -91,7 +117,8 @@ impl Workers {
             cv: Condvar::new(),
             f,
         });
-        for _ in 0..self.threads.len().min(n - 1) {
+        let helpers = self.threads.len().saturating_sub(1).max(1).min(n - 1);
+        for _ in 0..helpers {
             let b = batch.clone();
             self.spawn(move || b.run(false));
         }
@@ -177,7 +204,9 @@ impl Drop for ItemDone<'_> {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        self.tx.take();
+        // The workers finish what is queued, then leave.
+        self.queue.jobs.lock().1 = true;
+        self.queue.cv.notify_all();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -204,6 +233,20 @@ mod tests {
             });
             assert_eq!(out, (0..n).map(|i| 3 * i as u64).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn spawned_jobs_run_and_dropping_waits_for_them() {
+        let done = Arc::new(AtomicU64::new(0));
+        let w = Workers::new("t", 3);
+        for _ in 0..100 {
+            let done = done.clone();
+            w.spawn(move || {
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        drop(w);
+        assert_eq!(done.load(Ordering::SeqCst), 100);
     }
 
     #[test]
