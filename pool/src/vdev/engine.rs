@@ -17,6 +17,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -168,6 +169,9 @@ struct Shared {
     wake: Condvar,
     eventfd: Option<RawFd>,
     counters: IoCounters,
+    /// How long the last read or write took, in nanoseconds (threads
+    /// engine only; see [`HELP_FROM`]).
+    last_io_ns: AtomicU64,
 }
 
 impl Shared {
@@ -221,6 +225,16 @@ pub struct IoEngine {
 const URING_DEPTH: usize = 32;
 /// Threads of the fallback worker.
 const SYNC_THREADS: usize = 4;
+/// A thread of the fallback worker that takes a request while more are
+/// queued wakes another thread for them only if the device's last I/O
+/// took at least this long. Waking a thread costs both threads a few
+/// microseconds of CPU (more in a virtual machine): a device that serves
+/// an I/O in less (memory, or a device that drops what it is given) is
+/// drained sooner and cheaper by the thread at hand, which takes the next
+/// request as soon as it is done. One slow read or write (a disk) turns
+/// the helpers back on for what follows it; a new engine starts with them
+/// on.
+const HELP_FROM: Duration = Duration::from_micros(20);
 
 impl IoEngine {
     /// Starts the engine of `dev`, with io_uring if `try_uring` and the
@@ -282,6 +296,8 @@ impl IoEngine {
             wake: Condvar::new(),
             eventfd,
             counters: IoCounters::default(),
+            // Until an I/O says otherwise, the device is taken to be slow.
+            last_io_ns: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -478,8 +494,11 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
             loop {
                 if let Some(x) = st.next() {
                     // What is left goes to an idle thread now (a burst
-                    // wakes the threads one after the other).
-                    if st.sched.queued() > 0 {
+                    // wakes the threads one after the other), unless the
+                    // device is quicker than a wake-up (see HELP_FROM).
+                    if st.sched.queued() > 0
+                        && shared.last_io_ns.load(Ordering::Relaxed) >= HELP_FROM.as_nanos() as u64
+                    {
                         shared.wake.notify_one();
                     }
                     break x;
@@ -490,6 +509,7 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
                 shared.wake.wait(&mut st);
             }
         };
+        let started = Instant::now();
         let result = match &req.op {
             IoOp::Read { offset, len } => {
                 let mut b = AlignedBuf::for_overwrite(*len);
@@ -498,6 +518,10 @@ fn sync_worker(shared: Arc<Shared>, dev: Arc<dyn BlockDevice>) {
             IoOp::Write { offset, buf } => dev.write_at(*offset, buf).map(|_| IoOutcome::Done),
             IoOp::Flush => dev.flush().map(|_| IoOutcome::Done),
         };
+        if class.is_some() {
+            let ns = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+            shared.last_io_ns.store(ns, Ordering::Relaxed);
+        }
         shared.count(&req.op, result.is_ok());
         (req.done)(result);
         let mut st = shared.state.lock();
@@ -812,5 +836,75 @@ mod tests {
                     .all(|&x| x == 1 + i as u8));
             }
         }
+    }
+
+    /// A device whose writes take a while, and that notes how many it
+    /// served at once.
+    struct SlowDevice {
+        busy: AtomicU64,
+        most: AtomicU64,
+    }
+
+    impl BlockDevice for SlowDevice {
+        fn path(&self) -> &str {
+            "slow"
+        }
+        fn size(&self) -> u64 {
+            1 << 24
+        }
+        fn read_at(&self, _offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            buf.fill(0);
+            Ok(())
+        }
+        fn write_at(&self, _offset: u64, _buf: &[u8]) -> io::Result<()> {
+            let now = self.busy.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_burst_on_a_slow_device_is_served_by_several_threads() {
+        let dev = Arc::new(SlowDevice {
+            busy: AtomicU64::new(0),
+            most: AtomicU64::new(0),
+        });
+        let e = IoEngine::start(dev.clone(), false);
+        // A quick I/O first: the engine learns the device is fast, and
+        // serves what follows from one thread, until a slow write shows
+        // otherwise.
+        e.read(0, 4096, IoClass::SyncRead).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        {
+            let _plug = plug();
+            for i in 0..8u64 {
+                let tx = tx.clone();
+                e.submit(IoRequest {
+                    op: IoOp::Write {
+                        offset: i * 4096,
+                        buf: Arc::new(AlignedBuf::zeroed(4096)),
+                    },
+                    class: IoClass::AsyncWrite,
+                    tenant: 0,
+                    weight: 100,
+                    done: Box::new(move |r| tx.send(r.is_ok()).unwrap()),
+                });
+            }
+        }
+        for _ in 0..8 {
+            assert_eq!(
+                rx.recv_timeout(std::time::Duration::from_secs(30)),
+                Ok(true)
+            );
+        }
+        assert!(
+            dev.most.load(Ordering::SeqCst) >= 2,
+            "slow writes were served one at a time"
+        );
     }
 }
