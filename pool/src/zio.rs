@@ -256,18 +256,20 @@ impl PoolInner {
         io: &Arc<TxgIo>,
     ) -> Result<BlkPtr> {
         let p = prepare(BlockData::Owned(data), props)?;
-        self.issue(txg, p, props, io)
+        let vdevs = self.vdevs.read().clone();
+        self.issue(txg, p, props, io, &vdevs)
     }
 
-    /// Allocates a prepared block's copies and issues their writes. On
-    /// success the caller's `io.start()` is matched by the device writes'
-    /// completion.
+    /// Allocates a prepared block's copies on `vdevs` (the pool's, as the
+    /// caller read them) and issues their writes. On success the caller's
+    /// `io.start()` is matched by the device writes' completion.
     fn issue(
         self: &Arc<Self>,
         txg: u64,
         p: Prepared,
         props: &WriteProps,
         io: &Arc<TxgIo>,
+        vdevs: &[Arc<TopVdev>],
     ) -> Result<BlkPtr> {
         let Prepared {
             stored,
@@ -277,7 +279,6 @@ impl PoolInner {
             checksum,
         } = p;
         let copies = (props.copies as usize).clamp(1, MAX_COPIES);
-        let vdevs = self.vdevs.read().clone();
         let dvas = self
             .space
             .alloc(txg, copies, &|v| vdevs[v].alloc_size(psize as u64), &|v| {
@@ -300,8 +301,9 @@ impl PoolInner {
         }
         let max_asize = dvas.iter().map(|d| d.asize as usize).max().unwrap_or(psize);
         let shared = stored.into_padded(psize, max_asize);
-        // One completion for the block: Ok when every copy landed somewhere.
-        let left = Arc::new(Mutex::new((dvas.len(), None::<String>)));
+        // One completion for the block: Ok when every copy landed somewhere
+        // (a single copy's write is the block's: no count to share).
+        let left = (dvas.len() > 1).then(|| Arc::new(Mutex::new((dvas.len(), None::<String>))));
         for d in &dvas {
             let buf = if d.asize as usize == max_asize {
                 shared.clone()
@@ -328,9 +330,14 @@ impl PoolInner {
                     if let Some(me) = me.upgrade() {
                         me.inflight.release_copy(&dva, &held);
                     }
+                    let err = r.err().map(|e| format!("write of {dva} failed: {e}"));
+                    let Some(left) = left else {
+                        io.finish(err);
+                        return;
+                    };
                     let mut l = left.lock();
-                    if let Err(e) = r {
-                        l.1 = Some(format!("write of {dva} failed: {e}"));
+                    if err.is_some() {
+                        l.1 = err;
                     }
                     l.0 -= 1;
                     if l.0 == 0 {
@@ -373,13 +380,14 @@ impl PoolInner {
             prepare(data, &props).map(|p| (p, props))
         });
         let io = self.inflight.of(txg);
+        let vdevs = self.vdevs.read().clone();
         let _plug = crate::vdev::plug();
         prepared
             .into_iter()
             .map(|r| {
                 let (p, props) = r?;
                 io.start();
-                let r = self.issue(txg, p, &props, &io);
+                let r = self.issue(txg, p, &props, &io, &vdevs);
                 if r.is_err() {
                     io.finish(None);
                 }

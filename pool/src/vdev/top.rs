@@ -104,6 +104,34 @@ pub struct BlockAt {
 type Done = Box<dyn FnOnce(io::Result<()>) + Send>;
 type Target = (Arc<Leaf>, Arc<IoEngine>);
 
+/// Queues the write of `b` at `off` (in the vdev's allocatable space) on
+/// a leaf, with its scheduling (class, tenant, weight); `part` gets the
+/// result, which also counts against the leaf when it failed.
+fn submit_write(
+    (leaf, engine): Target,
+    off: u64,
+    b: Arc<AlignedBuf>,
+    (class, tenant, weight): (IoClass, u64, u32),
+    part: impl FnOnce(io::Result<()>) + Send + 'static,
+) {
+    engine.submit(IoRequest {
+        op: IoOp::Write {
+            offset: FRONT_RESERVE + off,
+            buf: b,
+        },
+        class,
+        tenant,
+        weight,
+        done: Box::new(move |r| {
+            if r.is_err() {
+                leaf.errors.write.fetch_add(1, Ordering::Relaxed);
+                leaf.write_failed.store(true, Ordering::Release);
+            }
+            part(r.map(|_| ()));
+        }),
+    });
+}
+
 /// Joins several writes: `done` gets Ok when at most `tolerate` failed.
 struct Join {
     left: usize,
@@ -473,25 +501,11 @@ impl TopVdev {
         weight: u32,
         done: Done,
     ) {
-        let submit =
-            |(leaf, engine): Target, off: u64, b: Arc<AlignedBuf>, join: Arc<Mutex<Join>>| {
-                engine.submit(IoRequest {
-                    op: IoOp::Write {
-                        offset: FRONT_RESERVE + off,
-                        buf: b,
-                    },
-                    class,
-                    tenant,
-                    weight,
-                    done: Box::new(move |r| {
-                        if r.is_err() {
-                            leaf.errors.write.fetch_add(1, Ordering::Relaxed);
-                            leaf.write_failed.store(true, Ordering::Release);
-                        }
-                        Join::part_done(&join, r.map(|_| ()));
-                    }),
-                });
-            };
+        let submit = |t: Target, off: u64, b: Arc<AlignedBuf>, join: Arc<Mutex<Join>>| {
+            submit_write(t, off, b, (class, tenant, weight), move |r| {
+                Join::part_done(&join, r)
+            });
+        };
         // Each slot succeeds when one of its leaves does.
         let slot_join = |targets: usize, outer: &Arc<Mutex<Join>>| {
             let outer = outer.clone();
@@ -501,6 +515,18 @@ impl TopVdev {
                 Box::new(move |r| Join::part_done(&outer, r)),
             )
         };
+        // The common case, one leaf: its write is the block's, with no
+        // joins to allocate and go through.
+        if !matches!(self.layout, Layout::Raidz { .. })
+            && self.children.len() == 1
+            && self.replacing[0].is_none()
+        {
+            if let Some(e) = self.children[0].engine() {
+                let t = (self.children[0].clone(), e);
+                submit_write(t, offset, buf, (class, tenant, weight), done);
+                return;
+            }
+        }
         match self.layout {
             Layout::Single | Layout::Mirror => {
                 let slots: Vec<Vec<Target>> = (0..self.children.len())
