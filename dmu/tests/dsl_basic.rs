@@ -612,3 +612,89 @@ fn many_small_fsyncs_keep_the_log_short() {
     t.dsl.snapshot(&["tank/a@s".into()], false).unwrap();
     t.check();
 }
+
+/// Runs `late` on another thread so that it plans while `first` waits in
+/// txg T (held open here), and its own sync task lands in T+1, after
+/// `first`'s has changed the tree; returns `late`'s result.
+fn race_behind<F, L>(t: &common::TestPool, first: F, late: L) -> basin_dmu::Result<()>
+where
+    F: FnOnce(std::sync::Arc<basin_dmu::DslPool>) -> basin_dmu::Result<()> + Send + 'static,
+    L: FnOnce(std::sync::Arc<basin_dmu::DslPool>) -> basin_dmu::Result<()> + Send + 'static,
+{
+    let hold = t.pool.txg().hold_raw();
+    let d = t.dsl.clone();
+    let a = std::thread::spawn(move || first(d));
+    // `first` queued its task in `hold` and asked for it to sync: the txg
+    // closes (and waits for our hold), so the next plan lands in hold+1.
+    while t.pool.txg().open_txg() == hold {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let d = t.dsl.clone();
+    let b = std::thread::spawn(move || late(d));
+    // Time for `late` to plan against the tree before `first` changes it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.pool.txg().release(hold);
+    a.join().unwrap().unwrap();
+    b.join().unwrap()
+}
+
+/// A destroy planned before a clone of its snapshot was made, but run after
+/// it, must not take the snapshot from under the clone: it is checked again
+/// in its txg and refused, with nothing changed.
+#[test]
+fn a_destroy_planned_before_a_clone_is_refused_in_its_txg() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/fs", None, &[], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 1));
+    t.dsl.snapshot(&["tank/fs@s".into()], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 2));
+    t.pool.sync().unwrap();
+    let r = race_behind(
+        &t,
+        |d| d.clone_snapshot("tank/fs@s", "tank/c", &[]),
+        |d| {
+            d.destroy("tank/fs@s", false, false, false, false)
+                .map(|_| ())
+        },
+    );
+    let e = r.expect_err("the destroy must be refused").to_string();
+    assert!(
+        e.contains("dependent clones") && e.contains("changed while the destroy waited"),
+        "{e}"
+    );
+    assert_eq!(t.read("tank/c", 1, MIB), pattern(MIB, 1));
+    assert_eq!(t.read("tank/fs@s", 1, MIB), pattern(MIB, 1));
+    t.check();
+    let t = t.reimport();
+    assert_eq!(t.read("tank/c", 1, MIB), pattern(MIB, 1));
+    t.check();
+}
+
+/// A rollback -r planned before a clone of a later snapshot was made, but
+/// run after it, would destroy that snapshot from under the clone: it is
+/// refused in its txg, with nothing changed.
+#[test]
+fn a_rollback_planned_before_a_clone_of_a_later_snapshot_is_refused_in_its_txg() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/fs", None, &[], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 1));
+    t.dsl.snapshot(&["tank/fs@s1".into()], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 2));
+    t.dsl.snapshot(&["tank/fs@s2".into()], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 3));
+    // Nothing has the head open (the DSL's own operations may hold an
+    // open head while they wait, which a rollback would find busy).
+    let t = t.reimport();
+    let r = race_behind(
+        &t,
+        |d| d.clone_snapshot("tank/fs@s2", "tank/c", &[]),
+        |d| d.rollback("tank/fs@s1", true),
+    );
+    let e = r.expect_err("the rollback must be refused").to_string();
+    assert!(e.contains("changed while the rollback waited"), "{e}");
+    assert_eq!(t.read("tank/c", 1, MIB), pattern(MIB, 2));
+    assert_eq!(t.read("tank/fs@s2", 1, MIB), pattern(MIB, 2));
+    assert_eq!(t.read("tank/fs", 1, MIB), pattern(MIB, 3));
+    t.check();
+}

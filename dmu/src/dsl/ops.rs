@@ -353,7 +353,7 @@ impl DslPool {
     ) -> Result<Vec<String>> {
         let plan = {
             let st = self.st.lock();
-            plan_destroy(self, &st, name, recursive, dependents, defer)?
+            plan_destroy(self, &st, name, recursive, dependents, defer, true)?
         };
         let names: Vec<String> = {
             let st = self.st.lock();
@@ -373,7 +373,26 @@ impl DslPool {
             .collect();
         let held = self.open_heads(&heads);
         let _suspended: Vec<_> = held.iter().map(|os| os.zil().suspend()).collect();
+        let name = name.to_string();
         self.run_task(Box::new(move |dsl, st, txg| {
+            // The plan was made before the txg: a clone, snapshot, hold or
+            // promote since may have changed what the destroy would take
+            // with it (a snapshot that now has a clone must not go). Planned
+            // again here, where nothing else changes the tree, before
+            // anything is freed. (Whether a dataset is open was checked
+            // then; here the DSL's own operations may hold one briefly.)
+            let changed = |why: String| {
+                DmuError::Busy(format!(
+                    "{why}\n(the datasets changed while the destroy waited for its txg; nothing was destroyed)"
+                ))
+            };
+            let now = plan_destroy(dsl, st, &name, recursive, dependents, defer, false)
+                .map_err(|e| changed(e.to_string()))?;
+            if now != plan {
+                return Err(changed(format!(
+                    "cannot destroy '{name}': it would now take other datasets"
+                )));
+            }
             for step in plan {
                 match step {
                     Destroy::Snapshot(id) => destroy_snapshot(dsl, st, txg, id)?,
@@ -435,7 +454,29 @@ impl DslPool {
         // Commits wait while the head's log goes with the rollback.
         let held = self.open_heads(&[head]);
         let _suspended: Vec<_> = held.iter().map(|os| os.zil().suspend()).collect();
+        let snap = snap.to_string();
         self.run_task(Box::new(move |dsl, st, txg| {
+            // Checked again where nothing else changes the tree: a snapshot
+            // taken since (which the rollback would strip of its blocks),
+            // or a clone or hold of one that goes. (Whether the head is
+            // open was checked before; the DSL's own operations may hold
+            // it briefly here.)
+            let s = st.ds(sid)?;
+            let still_head = st.dir(s.phys.dir)?.phys.head == head;
+            let all = st.snapshots_of(head);
+            let pos = all.iter().position(|&x| x == sid);
+            let changed = !still_head
+                || pos.is_none_or(|p| all[p + 1..] != later[..])
+                || later.iter().any(|l| {
+                    st.ds(*l)
+                        .map(|d| !d.clones.is_empty() || !d.holds.is_empty())
+                        .unwrap_or(true)
+                });
+            if changed {
+                return Err(DmuError::Busy(format!(
+                    "cannot rollback to '{snap}': its filesystem's snapshots, clones or holds changed while the rollback waited for its txg; nothing was changed"
+                )));
+            }
             for l in later.into_iter().rev() {
                 destroy_snapshot(dsl, st, txg, l)?;
             }
@@ -935,6 +976,7 @@ fn snapshot_one(dsl: &DslPool, st: &mut DslState, txg: u64, dir: u64, name: &str
 }
 
 /// One step of a destroy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Destroy {
     Snapshot(u64),
     Head(u64),
@@ -949,6 +991,8 @@ impl Destroy {
     }
 }
 
+/// What destroying `name` takes, in order, or why it may not; with
+/// `check_open`, a dataset someone has open stops it too.
 fn plan_destroy(
     dsl: &DslPool,
     st: &DslState,
@@ -956,6 +1000,7 @@ fn plan_destroy(
     recursive: bool,
     dependents: bool,
     defer: bool,
+    check_open: bool,
 ) -> Result<Vec<Destroy>> {
     let n = DsName::parse(name)?;
     let top = st.lookup_dir(&n)?;
@@ -1060,7 +1105,7 @@ fn plan_destroy(
     }
     for d in &dirs {
         let head = st.dir(*d)?.phys.head;
-        if dsl.objset_busy(head) {
+        if check_open && dsl.objset_busy(head) {
             return Err(DmuError::Busy(format!(
                 "cannot destroy '{}': dataset is busy",
                 st.dir_name(*d)
