@@ -254,6 +254,13 @@ fn run_round(
 /// Imports the pool the child left and checks everything; exports it
 /// again when all is well.
 fn verify(dir: &Path, round: u64, lived: Duration) -> Result<String, String> {
+    // The pool says its internal errors on standard error (a free that
+    // came too late for its txg, ...): the child must have said none.
+    let said =
+        std::fs::read_to_string(dir.join(format!("child.{round}.stderr"))).unwrap_or_default();
+    if let Some(line) = said.lines().find(|l| l.contains("internal error")) {
+        return Err(format!("the child's pool said: {line}"));
+    }
     let entries = log::read(&dir.join(format!("log.{round}")))?;
     let found = scan_dirs(&[dir.join("vdevs")]);
     if found.len() != 1 {
@@ -294,7 +301,14 @@ fn verify(dir: &Path, round: u64, lived: Duration) -> Result<String, String> {
             return Err(format!("opening the datasets at txg {imported}: {e}"));
         }
     };
-    let r = check_pool(&pool, &dsl, &entries, imported, lived);
+    let r = check_pool(&pool, &dsl, &entries, imported, lived).and_then(|summary| {
+        match pool.late_frees() {
+            0 => Ok(summary),
+            n => Err(format!(
+                "{n} frees came for a txg whose space map log was sealed (see stderr)"
+            )),
+        }
+    });
     match &r {
         Ok(_) => pool
             .export()

@@ -474,6 +474,12 @@ impl Pool {
         self.0.weights.write().insert(tenant, weight.max(1));
     }
 
+    /// Frees that came for a txg whose space map log was already sealed
+    /// (an internal error, each said on standard error; 0 when all is well).
+    pub fn late_frees(&self) -> u64 {
+        self.0.space.late_frees()
+    }
+
     /// Counters.
     pub fn stats(&self) -> &PoolStats {
         &self.0.stats

@@ -77,6 +77,13 @@ pub struct SpaceManager {
     reuse_gate: RwLock<()>,
     /// While a scan runs: the copies freed since it listed its blocks.
     freed_watch: Mutex<Option<HashSet<(u32, u64)>>>,
+    /// The newest txg whose log was sealed (taken for its space map log
+    /// block, or found empty by a sync that commits nothing), changed under
+    /// the `log` lock: a free in it or an older txg comes too late to be
+    /// written with its txg.
+    sealed: AtomicU64,
+    /// Frees that came for a sealed txg (see [`SpaceManager::late_frees`]).
+    late_frees: AtomicU64,
 }
 
 impl SpaceManager {
@@ -92,6 +99,8 @@ impl SpaceManager {
             pool: pool.to_string(),
             reuse_gate: RwLock::new(()),
             freed_watch: Mutex::new(None),
+            sealed: AtomicU64::new(0),
+            late_frees: AtomicU64::new(0),
         }
     }
 
@@ -236,6 +245,25 @@ impl SpaceManager {
                     })
                 })
                 .map_or(txg, |(t, _)| *t);
+            // A free for a txg whose log is sealed would never reach the
+            // disk, and its space would be reused two txgs after that one,
+            // while the change that stopped using the block may not be
+            // committed yet: a crash then would leave the committed tree
+            // pointing at overwritten bytes. It is an internal error, said
+            // and counted; the free goes to the first txg still open to it.
+            let sealed = self.sealed.load(Ordering::Relaxed);
+            let txg = if txg <= sealed {
+                self.late_frees.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "{}: internal error: free of {dva} in txg {txg}, whose space map log was already sealed (txg {sealed}); freed in txg {} instead\n{}",
+                    self.pool,
+                    sealed + 1,
+                    std::backtrace::Backtrace::force_capture()
+                );
+                sealed + 1
+            } else {
+                txg
+            };
             log.entry(txg).or_default().push(SmEntry {
                 kind: EntryKind::Free,
                 vdev: dva.vdev,
@@ -267,9 +295,31 @@ impl SpaceManager {
         self.log.lock().remove(&txg).unwrap_or_default()
     }
 
-    /// True when `txg` has log entries.
-    pub fn has_log(&self, txg: u64) -> bool {
-        self.log.lock().get(&txg).is_some_and(|l| !l.is_empty())
+    /// Takes the log entries of `txg` for its space map log block and
+    /// seals it: a free for `txg` or an older txg from now on is late (it
+    /// would not be in the block). Allocations may still join (the log
+    /// block's own).
+    pub fn seal_log(&self, txg: u64) -> Vec<SmEntry> {
+        let mut log = self.log.lock();
+        self.sealed.fetch_max(txg, Ordering::Relaxed);
+        log.remove(&txg).unwrap_or_default()
+    }
+
+    /// Seals the log of `txg` if it is empty (a sync that commits nothing);
+    /// false, and nothing changed, when it has entries.
+    pub fn seal_if_empty(&self, txg: u64) -> bool {
+        let log = self.log.lock();
+        if log.get(&txg).is_some_and(|l| !l.is_empty()) {
+            return false;
+        }
+        self.sealed.fetch_max(txg, Ordering::Relaxed);
+        true
+    }
+
+    /// Frees that came for a txg whose log was already sealed (an internal
+    /// error: each is said on standard error when it happens).
+    pub fn late_frees(&self) -> u64 {
+        self.late_frees.load(Ordering::Relaxed)
     }
 
     /// Puts entries back in front of the log of `txg` (a failed sync).
@@ -580,6 +630,41 @@ mod tests {
         let e = m.alloc(8, 1, &|_| 8192, &|_| true).unwrap();
         m.free(9, &e[0]);
         assert_eq!(m.take_log(9).len(), 1);
+    }
+
+    #[test]
+    fn a_free_for_a_sealed_txg_is_counted_and_goes_to_the_next_txg() {
+        let m = mgr();
+        let d = m.alloc(3, 1, &|_| 8192, &|_| true).unwrap()[0];
+        let e = m.alloc(3, 1, &|_| 8192, &|_| true).unwrap()[0];
+        assert_eq!(m.seal_log(3).len(), 2);
+        // In time: the next txg is open to frees.
+        m.free(4, &d);
+        assert_eq!(m.late_frees(), 0);
+        // Too late for txg 3: it is said, counted, logged in txg 4, and
+        // its space waits for txg 6 like the free above.
+        m.free(3, &e);
+        assert_eq!(m.late_frees(), 1);
+        assert!(m.take_log(3).is_empty());
+        let log = m.take_log(4);
+        assert_eq!(log.len(), 2);
+        assert!(log.iter().all(|x| x.kind == EntryKind::Free && x.txg == 4));
+        let deferred: Vec<u64> = m.deferred().iter().map(|x| x.0).collect();
+        assert_eq!(deferred, [4, 4]);
+        // A sync that commits nothing seals its txg too, unless its log has
+        // entries.
+        m.free(5, &m.alloc(5, 1, &|_| 8192, &|_| true).unwrap()[0]);
+        assert!(!m.seal_if_empty(5));
+        assert!(m.seal_if_empty(6));
+        m.free(6, &m.alloc(7, 1, &|_| 8192, &|_| true).unwrap()[0]);
+        assert_eq!(
+            m.late_frees(),
+            1,
+            "a block allocated for txg 7 is freed with it"
+        );
+        let f = m.alloc(5, 1, &|_| 8192, &|_| true).unwrap()[0];
+        m.free(6, &f);
+        assert_eq!(m.late_frees(), 2);
     }
 
     #[test]

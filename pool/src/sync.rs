@@ -71,8 +71,8 @@ pub(crate) fn sync_txg(pool: &Pool, txg: u64) -> Result<()> {
     if !user_changed
         && history_pending.is_empty()
         && !extras_dirty
-        && !inner.space.has_log(txg)
         && !old_root_bp.is_hole()
+        && inner.space.seal_if_empty(txg)
     {
         // Nothing to commit: the on-disk tree stays as it is.
         inner.wait_writes(txg)?;
@@ -228,7 +228,7 @@ fn write_metadata(
         pool.free_block(txg, &old_root_bp);
     }
     // The log block holds every entry of the txg, its own allocation too.
-    let pending = inner.space.take_log(txg);
+    let pending = inner.space.seal_log(txg);
     let n = carried.len() + pending.len() + METADATA_COPIES;
     let log_len = pad512(vec![0; spacemap::log_size(n)]).len();
     let log_dvas = match inner.alloc_for(txg, log_len, METADATA_COPIES) {

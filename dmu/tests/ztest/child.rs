@@ -773,6 +773,17 @@ impl Ctx {
                 return;
             }
         }
+        // The model and the pool must agree on what is promoted (a
+        // disagreement found after the promote would be hard to trace).
+        let truth = self.dsl.get_prop(&c.name, "origin").map(|p| p.value);
+        assert_eq!(
+            truth.as_deref().ok(),
+            Some(origin.as_str()),
+            "the origin of {} in the model against the pool ({truth:?}); the model's snapshots of {}: {:?}",
+            c.name,
+            o.name,
+            o.st.lock().snaps.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
+        );
         c.st.lock().fence = UNSETTLED;
         o.st.lock().fence = UNSETTLED;
         self.append(&Entry::Promote {
@@ -788,7 +799,14 @@ impl Ctx {
                         .snaps
                         .iter()
                         .position(|s| s.name == origin)
-                        .expect("the origin snapshot is tracked");
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "the origin snapshot {origin} of {} is not among the model's snapshots of {}: {:?}",
+                                c.name,
+                                o.name,
+                                ost.snaps.iter().map(|s| &s.name).collect::<Vec<_>>()
+                            )
+                        });
                     let rest = ost.snaps.split_off(k + 1);
                     let moved = std::mem::replace(&mut ost.snaps, rest);
                     (moved, ost.origin.clone())
