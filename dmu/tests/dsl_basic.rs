@@ -698,3 +698,29 @@ fn a_rollback_planned_before_a_clone_of_a_later_snapshot_is_refused_in_its_txg()
     assert_eq!(t.read("tank/fs", 1, MIB), pattern(MIB, 3));
     t.check();
 }
+
+/// Two renames that each move one filesystem under the other, planned
+/// together: the second, run after the first, would make a cycle of the
+/// tree; it is refused in its txg.
+#[test]
+fn crossed_renames_cannot_make_a_cycle() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/a", None, &[], false).unwrap();
+    t.dsl.create("tank/b", None, &[], false).unwrap();
+    t.write("tank/a", 1, 0, &pattern(4096, 1));
+    let r = race_behind(
+        &t,
+        |d| d.rename("tank/b", "tank/a/b"),
+        |d| d.rename("tank/a", "tank/b/a"),
+    );
+    let e = r
+        .expect_err("the second rename must be refused")
+        .to_string();
+    assert!(e.contains("under itself"), "{e}");
+    assert_eq!(t.read("tank/a", 1, 4096), pattern(4096, 1));
+    assert!(t.dsl.get_prop("tank/a/b", "type").is_ok());
+    t.check();
+    let t = t.reimport();
+    assert_eq!(t.read("tank/a", 1, 4096), pattern(4096, 1));
+    t.check();
+}

@@ -622,6 +622,18 @@ impl DslPool {
             if st.dir(new_parent)?.children.contains_key(&comp) {
                 return Err(DmuError::Exists(format!("dataset '{comp}'")));
             }
+            // Another rename since the check above may have moved the new
+            // parent under this directory: the tree would get a cycle.
+            let mut up = new_parent;
+            while up != 0 {
+                if up == dir {
+                    return Err(DmuError::Invalid(format!(
+                        "cannot rename '{}' under itself (its new parent moved beneath it meanwhile)",
+                        st.dir_name(dir)
+                    )));
+                }
+                up = st.dir(up)?.phys.parent;
+            }
             let contrib = st.dir(dir)?.contrib;
             Zap::new(dsl.mos(), st.dir(old_parent)?.phys.children_zap)
                 .remove(txg, old_name.as_bytes())?;
