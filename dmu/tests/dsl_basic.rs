@@ -724,3 +724,34 @@ fn crossed_renames_cannot_make_a_cycle() {
     assert_eq!(t.read("tank/a", 1, 4096), pattern(4096, 1));
     t.check();
 }
+
+/// A snapshot someone has open (a reader under `.zfs/snapshot`, a send)
+/// cannot be destroyed: its blocks would be freed under the reader. Once
+/// closed it can.
+#[test]
+fn an_open_snapshot_is_busy() {
+    let t = new_pool("tank", 256 << 20);
+    t.dsl.create("tank/fs", None, &[], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 1));
+    t.dsl.snapshot(&["tank/fs@s".into()], false).unwrap();
+    t.write("tank/fs", 1, 0, &pattern(MIB, 2));
+    let reader = t.dsl.objset("tank/fs@s").unwrap();
+    let e = t
+        .dsl
+        .destroy("tank/fs@s", false, false, false, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("busy"), "{e}");
+    let e = t
+        .dsl
+        .destroy("tank/fs", true, false, false, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("busy"), "{e}");
+    assert_eq!(t.read("tank/fs@s", 1, MIB), pattern(MIB, 1));
+    drop(reader);
+    t.dsl
+        .destroy("tank/fs@s", false, false, false, false)
+        .unwrap();
+    t.check();
+}

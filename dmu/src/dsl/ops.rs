@@ -445,6 +445,12 @@ impl DslPool {
             }
             (sid, head, later)
         };
+        if let Some(&l) = later.iter().find(|&&l| self.objset_busy(l)) {
+            return Err(DmuError::Busy(format!(
+                "cannot destroy '{}': dataset is busy",
+                self.with_state(|s| s.ds_name(l))
+            )));
+        }
         if self.objset_busy(head) {
             return Err(DmuError::Busy(format!(
                 "cannot rollback '{}': dataset is busy",
@@ -1108,7 +1114,10 @@ fn plan_destroy(
         all_snaps.extend(st.snapshots_of(st.dir(*d)?.phys.head));
     }
     for sid in &all_snaps {
-        if !st.ds(*sid)?.holds.is_empty() {
+        // Held, or open (a reader of a snapshot would go on reading blocks
+        // freed under it, and rewrite a damaged copy over whatever reuses
+        // their space).
+        if !st.ds(*sid)?.holds.is_empty() || (check_open && dsl.objset_busy(*sid)) {
             return Err(DmuError::Busy(format!(
                 "cannot destroy snapshot {}: dataset is busy",
                 st.ds_name(*sid)
