@@ -9,7 +9,7 @@
 //! something away (destroy, rollback, promote, frees) first fence it off
 //! (no `Sync` line mentions it until it is settled) and log an intent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -692,15 +692,18 @@ impl Ctx {
         if fs.st.lock().dead {
             return;
         }
-        // A child created meanwhile would go too, unlocked: try later.
+        // A child created meanwhile would go too, unlocked: try later. (The
+        // names are compared, not counted: one child may have gone and
+        // another come since.)
         {
             let m = self.fss.lock();
             let prefix = format!("{}/", fs.name);
-            let now = m
+            let now: BTreeSet<&String> = m
                 .keys()
                 .filter(|n| **n == fs.name || n.starts_with(&prefix))
-                .count();
-            if now != family.len() {
+                .collect();
+            let locked: BTreeSet<&String> = family.iter().map(|f| &f.name).collect();
+            if now != locked {
                 return;
             }
         }
@@ -710,7 +713,11 @@ impl Ctx {
         self.append(&Entry::DestroyFs {
             fs: fs.name.clone(),
         });
-        match self.dsl.destroy(&fs.name, true, false, false, false) {
+        let r = self.dsl.destroy(&fs.name, true, false, false, false);
+        if let Err(e) = &r {
+            eprintln!("ztest child: destroy -r {}: {e}", fs.name);
+        }
+        match r {
             Ok(_) => {
                 let mut m = self.fss.lock();
                 for f in &family {
