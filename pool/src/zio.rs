@@ -467,8 +467,8 @@ pub(crate) fn read_bp(
                 if v.repaired > 0 {
                     stats.repaired.fetch_add(v.repaired, Ordering::Relaxed);
                 }
-                // A read-ahead repairs nothing (see TopVdev::heals).
-                if class != IoClass::AsyncRead {
+                // A read-ahead repairs nothing (see IoClass::is_speculative).
+                if !class.is_speculative() {
                     heal_copies(vdevs, &failed, &v.data[..psize], stats);
                 }
                 return decode_stored(bp, v.data);
@@ -480,7 +480,7 @@ pub(crate) fn read_bp(
             Err(ReadFailure::Io(_)) => failed.push(*dva),
         }
     }
-    if class != IoClass::AsyncRead {
+    if !class.is_speculative() {
         stats.data_errors.fetch_add(1, Ordering::Relaxed);
     }
     if saw_checksum {

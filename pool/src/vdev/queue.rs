@@ -29,6 +29,13 @@ pub enum IoClass {
 pub const CLASS_COUNT: usize = 5;
 
 impl IoClass {
+    /// True for a read nobody asked for yet (read-ahead): it may carry a
+    /// block pointer read before the block was freed, so it never repairs,
+    /// fills in or counts errors (OpenZFS's speculative reads neither).
+    pub fn is_speculative(self) -> bool {
+        self == IoClass::AsyncRead
+    }
+
     /// All classes, highest priority first.
     pub const ALL: [IoClass; CLASS_COUNT] = [
         IoClass::SyncRead,

@@ -402,12 +402,11 @@ impl TopVdev {
     }
 
     /// True when a read of `class` may rewrite what it finds damaged or
-    /// missing. A read-ahead never does, nor counts errors: it may carry a
-    /// pointer read before the block was freed, and rewrite the old bytes
-    /// over a new block allocated in the same place (OpenZFS's
-    /// speculative reads do not repair either).
+    /// missing: not a speculative one ([`IoClass::is_speculative`]), whose
+    /// pointer may be older than a free, and would rewrite the old bytes
+    /// over a new block allocated in the same place.
     fn heals(&self, class: IoClass) -> bool {
-        class != IoClass::AsyncRead && !self.no_heal()
+        !class.is_speculative() && !self.no_heal()
     }
 
     /// Parity columns (0 for a mirror or a single leaf).
