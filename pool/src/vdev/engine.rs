@@ -796,6 +796,22 @@ mod tests {
         }
     }
 
+    /// Queues a write of 4 KiB of `fill` at block `i`, whose success goes
+    /// to `tx`.
+    fn submit_block_write(e: &IoEngine, i: u64, fill: u8, tx: &crossbeam_channel::Sender<bool>) {
+        let tx = tx.clone();
+        e.submit(IoRequest {
+            op: IoOp::Write {
+                offset: i * 4096,
+                buf: Arc::new(AlignedBuf::from_slice_padded(&[fill; 4096], 4096)),
+            },
+            class: IoClass::AsyncWrite,
+            tenant: 0,
+            weight: 100,
+            done: Box::new(move |r| tx.send(r.is_ok()).unwrap()),
+        });
+    }
+
     #[test]
     fn plugged_writes_complete_and_reads_are_not_held_back() {
         for e in engines() {
@@ -804,20 +820,7 @@ mod tests {
                 let _outer = plug();
                 let _inner = plug();
                 for i in 0..8u64 {
-                    let tx = tx.clone();
-                    e.submit(IoRequest {
-                        op: IoOp::Write {
-                            offset: i * 4096,
-                            buf: Arc::new(AlignedBuf::from_slice_padded(
-                                &[1 + i as u8; 4096],
-                                4096,
-                            )),
-                        },
-                        class: IoClass::AsyncWrite,
-                        tenant: 0,
-                        weight: 100,
-                        done: Box::new(move |r| tx.send(r.is_ok()).unwrap()),
-                    });
+                    submit_block_write(&e, i, 1 + i as u8, &tx);
                 }
                 // Waiting under the plug neither deadlocks nor loses the writes.
                 e.read(1 << 20, 4096, IoClass::SyncRead).unwrap();
@@ -883,17 +886,7 @@ mod tests {
         {
             let _plug = plug();
             for i in 0..8u64 {
-                let tx = tx.clone();
-                e.submit(IoRequest {
-                    op: IoOp::Write {
-                        offset: i * 4096,
-                        buf: Arc::new(AlignedBuf::zeroed(4096)),
-                    },
-                    class: IoClass::AsyncWrite,
-                    tenant: 0,
-                    weight: 100,
-                    done: Box::new(move |r| tx.send(r.is_ok()).unwrap()),
-                });
+                submit_block_write(&e, i, 0, &tx);
             }
         }
         for _ in 0..8 {
